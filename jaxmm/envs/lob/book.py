@@ -30,6 +30,14 @@ One handler per event type: ``post`` (background post-only limit order),
 ``cancel`` (background cancellation), ``take`` (market / IOC order walking the
 book), ``agent_post``, ``agent_cancel``, ``agent_take``, ``shift_window``.
 Handlers take a static ``side``.
+
+Batched forms for the flow's hot path, each exactly equal to applying the single
+handler to its events in order (``tests/test_lob_batch.py``) but with one pass over
+the levels instead of one per event: ``post_batch`` (a side's limit orders: a post
+cannot move the opposite best price, so they share one crossing check),
+``cancel_batch`` (a side's cancellations, sequential bookkeeping on scalars) and
+``take_then_sweep`` (a market order followed by an IOC order on the same side:
+together they take the first units of the priority order, so one walk serves both).
 """
 
 from __future__ import annotations
@@ -107,6 +115,13 @@ def levels(book: Book) -> jax.Array:
     return jnp.arange(num_levels(book), dtype=jnp.int32)
 
 
+def at_levels(row: jax.Array, idx: jax.Array) -> jax.Array:
+    """``row[idx]`` for int32 indices of any shape, 0 outside ``[0, len(row))`` (a masked
+    sum, so no clipping of indices is needed)."""
+    hit = jnp.arange(row.shape[-1], dtype=jnp.int32) == jnp.expand_dims(idx, -1)
+    return jnp.sum(jnp.where(hit, row, 0), axis=-1)
+
+
 def agent_index(book: Book, side: int) -> jax.Array:
     return book.agent_price[side] - book.origin
 
@@ -149,8 +164,7 @@ def _crosses(book: Book, side: int, price: jax.Array) -> jax.Array:
 def _level_room(book: Book, side: int, idx: jax.Array, size: jax.Array,
                 capacity: jax.Array) -> jax.Array:
     inside = (idx >= 0) & (idx < num_levels(book))
-    level_total = total_volume(book, side)[jnp.clip(idx, 0, num_levels(book) - 1)]
-    return inside & (level_total + size <= capacity)
+    return inside & (at_levels(total_volume(book, side), idx) + size <= capacity)
 
 
 # --------------------------------------------------------------------- handlers
@@ -219,6 +233,78 @@ def _walk(book: Book, side: int, size: jax.Array, limit_price: jax.Array,
         agent_active=book.agent_active.at[resting].set(book.agent_active[resting] & (remaining > 0)),
         traded=book.traded.at[resting].add(jnp.sum(background_take)))
     return book, trade
+
+
+def post_batch(book: Book, side: int, prices: jax.Array, sizes: jax.Array,
+               capacity: jax.Array) -> Book:
+    """``post`` of each (price, size) in order, in one pass (int32 (K,) each; size <= 0:
+    inactive slot). A post only adds to ``side``, so the opposite best price, and with
+    it the crossing check, is the same for all of them; the room of a level counts the
+    earlier accepted posts of the batch at that level."""
+    idx = prices - book.origin
+    live = sizes > 0
+    inside = (idx >= 0) & (idx < num_levels(book))
+    level_total = at_levels(total_volume(book, side), idx)
+    has, opposite = best_price(book, 1 - side)
+    crossing = has & ((prices >= opposite) if side == BID else (prices <= opposite))
+    candidate = live & inside & ~crossing
+    accepted = []
+    for j in range(prices.shape[0]):
+        earlier = sum((jnp.where(accepted[i] & (idx[i] == idx[j]), sizes[i], 0) for i in range(j)),
+                      _i32(0))
+        accepted.append(candidate[j] & (level_total[j] + earlier + sizes[j] <= capacity))
+    ok = jnp.stack(accepted) if accepted else jnp.zeros((0,), bool)
+    add = sum(jnp.where(accepted[j] & (levels(book) == idx[j]), sizes[j], 0) for j in range(len(accepted)))
+    return book.replace(
+        volume=book.volume.at[side].add(add),
+        added=book.added.at[side].add(jnp.sum(jnp.where(ok, sizes, 0))),
+        rejected=book.rejected + jnp.sum((live & ~ok).astype(jnp.int32)))
+
+
+def cancel_batch(book: Book, side: int, prices: jax.Array, sizes: jax.Array,
+                 offsets: jax.Array) -> Book:
+    """``cancel`` of each (price, size, offset) in order, in one pass over the levels:
+    the sequential effect on each level and on the agent's queue position is kept on
+    scalars (int32 (K,) each)."""
+    idx = prices - book.origin
+    inside = (idx >= 0) & (idx < num_levels(book))
+    at_level = at_levels(book.volume[side], idx)
+    at_agent = book.agent_active[side] & (agent_index(book, side) == idx)
+    ahead = book.agent_ahead[side]
+    removed = []
+    for j in range(prices.shape[0]):
+        earlier = sum((jnp.where(inside[i] & (idx[i] == idx[j]), removed[i], 0) for i in range(j)),
+                      _i32(0))
+        resting = at_level[j] - earlier
+        start = jnp.clip(offsets[j], 0, resting)
+        removed.append(jnp.clip(jnp.minimum(sizes[j], resting - start), 0, None))
+        ahead = ahead - jnp.where(at_agent[j], jnp.clip(ahead - start, 0, removed[j]), 0)
+    delta = sum(jnp.where(levels(book) == idx[j], removed[j], 0) for j in range(len(removed)))
+    return book.replace(
+        volume=book.volume.at[side].add(-delta),
+        agent_ahead=book.agent_ahead.at[side].set(ahead),
+        cancelled=book.cancelled.at[side].add(sum(removed, _i32(0))))
+
+
+def take_then_sweep(book: Book, side: int, market_size: jax.Array, ioc_size: jax.Array,
+                    ioc_limit: jax.Array) -> tuple[Book, Trade, jax.Array]:
+    """A market order of ``market_size`` then an IOC order of ``ioc_size`` limited at
+    ``ioc_limit``, both on ``side``, in one walk: the market order takes the first ``m``
+    units of the opposite side's priority order (price, then queue), the IOC order the
+    next ones priced within its limit, so together they take the first
+    ``max(m, min(m + n, units within the limit))``. Returns (book, combined trade,
+    whether the IOC order traded)."""
+    resting = 1 - side
+    idx = levels(book)
+    prices = book.origin + idx
+    agent_level = book.agent_active[resting] & (idx == agent_index(book, resting))
+    avail = book.volume[resting] + jnp.where(agent_level, book.agent_size[resting], 0)
+    within = prices <= ioc_limit if side == BID else prices >= ioc_limit
+    market = jnp.maximum(market_size, 0)
+    reachable = jnp.sum(jnp.where(within, avail, 0))
+    total = jnp.maximum(market, jnp.minimum(market + jnp.maximum(ioc_size, 0), reachable))
+    book, trade = _walk(book, side, total, window_edge(book, side), include_agent=True)
+    return book, trade, total > market
 
 
 def window_edge(book: Book, side: int) -> jax.Array:

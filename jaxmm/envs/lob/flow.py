@@ -1,27 +1,31 @@
 """Background order flow and informed traders: one step of events applied to the book.
 
-Each step has a fixed set of event slots, processed in this order: cancellations
-(bid then ask), limit orders (bid then ask), an uninformed market buy and sell,
-then one informed IOC order. A slot is active with its probability; an inactive
-slot carries size 0, which every book handler treats as no event. The flow
-reacts to the book as it is at each event, the agent's orders included.
+Each step has a fixed set of event slots, processed in phases: cancellations
+(bid side, then ask side), limit orders (bid, then ask), then takers: on each side
+an uninformed market order followed by the informed trader's IOC order. A slot is
+active with its probability; an inactive slot carries size 0, which every book
+handler treats as no event. Each phase is one batched book operation
+(``post_batch``, ``cancel_batch``, ``take_then_sweep``), equal to applying its
+events one by one; the flow reacts to the book as it is at the start of each phase
+(cancellations) or at each event (limit orders, takers), the agent's orders included.
 
 * Limit orders (Cont, Stoikov & Talreja 2010): a bid lands ``i`` ticks below the
   best ask (an ask ``i`` above the best bid), ``P(i) ~ i^-distance_exponent`` for
   ``i = 1..max_distance``; they never cross. With the opposite side empty the
   reference is the tick next to the last mid.
 * Cancellations proportional to resting volume: a slot fires with probability
-  ``cancel_rate * Q / slots`` (``Q`` the side's background volume) and removes an
-  order-sized chunk starting at a uniformly drawn resting unit, so every resting
-  unit is equally likely to be hit, whatever its level or queue position.
+  ``cancel_rate * Q / slots`` (``Q`` the side's background volume at the start of
+  the phase) and removes an order-sized chunk starting at a uniformly drawn resting
+  unit, so every resting unit is equally likely to be hit, whatever its level or
+  queue position.
 * Market orders: buy and sell each with probability ``(1 - informed_share) *
   market_rate / 2 + excitation`` (Hawkes, exponential kernel in discrete time:
   the excitation of a side decays by ``hawkes_decay`` per step and jumps by
   ``hawkes_jump`` per market order on that side).
 * Informed traders: with probability ``informed_share * market_rate`` one arrives;
-  it buys up to the fair value (IOC limit at floor(V)) when V is above the best
-  ask, sells down to ceil(V) when V is below the best bid, else does nothing.
-  Their trades pull the mid towards the fair value.
+  it buys every unit offered strictly below the fair value V (IOC limit ceil(V) - 1)
+  when V is above the best ask, sells strictly above it (limit floor(V) + 1) when V
+  is below the best bid, else does nothing. Their trades pull the mid towards V.
 * Order sizes: geometric with mean ``size_mean``, truncated at ``max_order_size``.
 
 Random numbers are 16-bit uniforms (two per uint32 word), so probabilities are
@@ -115,32 +119,43 @@ def from_cdf(u: jax.Array, cdf: jax.Array) -> jax.Array:
     return (1 + jnp.sum((u > cdf[:-1]).astype(jnp.int32))).astype(jnp.int32)
 
 
-def _cancel(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int):
-    active_u, unit_u, size_u = draws.next(), draws.next(), draws.next()
+def _cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int):
+    """The side's cancellation slots, drawn on the volume at the start of the phase."""
     volume = book.volume[side]
     inclusive = lob.prefix_sum(volume)
     resting = inclusive[-1]
-    active = active_u < p.cancel_rate * resting.astype(jnp.float32) / slots
-    unit = jnp.minimum((unit_u * resting.astype(jnp.float32)).astype(jnp.int32), resting - 1)
-    level = jnp.sum((inclusive <= unit).astype(jnp.int32))
-    offset = unit - (jnp.sum(jnp.where(lob.levels(book) < level, volume, 0)))
-    size = jnp.where(active, from_cdf(size_u, p.size_cdf), 0)
-    return lob.cancel(book, side, book.origin + level, size, offset), active
+    probability = p.cancel_rate * resting.astype(jnp.float32) / slots
+    prices, sizes, offsets, fired = [], [], [], []
+    for _ in range(slots):
+        active_u, unit_u, size_u = draws.next(), draws.next(), draws.next()
+        active = active_u < probability
+        unit = jnp.minimum((unit_u * resting.astype(jnp.float32)).astype(jnp.int32), resting - 1)
+        passed = inclusive <= unit  # levels wholly before the unit
+        prices.append(book.origin + jnp.sum(passed.astype(jnp.int32)))
+        offsets.append(unit - jnp.sum(jnp.where(passed, volume, 0)))
+        sizes.append(jnp.where(active, from_cdf(size_u, p.size_cdf), 0))
+        fired.append(active)
+    book = lob.cancel_batch(book, side, jnp.stack(prices), jnp.stack(sizes), jnp.stack(offsets))
+    return book, fired
 
 
-def _limit(book: lob.Book, side: int, draws: Draws, p: FlowParams, mid: jax.Array):
-    active_u, distance_u, size_u = draws.next(), draws.next(), draws.next()
-    active = active_u < p.limit_probability
-    distance = from_cdf(distance_u, p.distance_cdf)
+def _limits(book: lob.Book, side: int, draws: Draws, p: FlowParams, mid: jax.Array, slots: int):
+    """The side's limit-order slots, priced from the opposite best price."""
     has_opposite, opposite = lob.best_price(book, 1 - side)
     if side == lob.BID:
         reference = jnp.where(has_opposite, opposite, jnp.floor(mid).astype(jnp.int32) + 1)
-        price = reference - distance
     else:
         reference = jnp.where(has_opposite, opposite, jnp.ceil(mid).astype(jnp.int32) - 1)
-        price = reference + distance
-    size = jnp.where(active, from_cdf(size_u, p.size_cdf), 0)
-    return lob.post(book, side, price, size, p.level_capacity), active
+    direction = -1 if side == lob.BID else 1
+    prices, sizes, fired = [], [], []
+    for _ in range(slots):
+        active_u, distance_u, size_u = draws.next(), draws.next(), draws.next()
+        active = active_u < p.limit_probability
+        prices.append(reference + direction * from_cdf(distance_u, p.distance_cdf))
+        sizes.append(jnp.where(active, from_cdf(size_u, p.size_cdf), 0))
+        fired.append(active)
+    book = lob.post_batch(book, side, jnp.stack(prices), jnp.stack(sizes), p.level_capacity)
+    return book, fired
 
 
 def _collect(total: FlowOutcome, trade: lob.Trade, side: int) -> FlowOutcome:
@@ -153,27 +168,26 @@ def _collect(total: FlowOutcome, trade: lob.Trade, side: int) -> FlowOutcome:
         market_volume=total.market_volume.at[side].add(trade.volume))
 
 
-def _market(book, side, draws, p: FlowParams, excitation, total):
+def _takers(book, draws, p: FlowParams, fair_value, excitation, total):
+    """Uninformed market buy and sell, then the informed IOC order: one walk per side
+    (``lob.take_then_sweep``). The informed trader buys strictly below the fair value
+    V (limit ceil(V) - 1) and sells strictly above it (limit floor(V) + 1); it trades
+    when the best price left after the market order is on the right side of V."""
+    market = []
+    for side in (lob.BID, lob.ASK):
+        active_u, size_u = draws.next(), draws.next()
+        active = active_u < p.market_probability + excitation[side]
+        market.append((active, jnp.where(active, from_cdf(size_u, p.size_cdf), 0)))
     active_u, size_u = draws.next(), draws.next()
-    active = active_u < p.market_probability + excitation[side]
-    size = jnp.where(active, from_cdf(size_u, p.size_cdf), 0)
-    book, trade = lob.take(book, side, size, lob.window_edge(book, side))
-    return book, _collect(total, trade, side), active
-
-
-def _informed(book, draws, p: FlowParams, fair_value, total):
-    active_u, size_u = draws.next(), draws.next()
-    active = active_u < p.informed_probability
-    size = from_cdf(size_u, p.size_cdf)
-    has_ask, best_ask = lob.best_price(book, lob.ASK)
-    has_bid, best_bid = lob.best_price(book, lob.BID)
-    buy = active & has_ask & (fair_value > best_ask.astype(jnp.float32))
-    sell = active & has_bid & (fair_value < best_bid.astype(jnp.float32))
-    book, bought = lob.take(book, lob.BID, jnp.where(buy, size, 0), jnp.floor(fair_value).astype(jnp.int32))
-    total = _collect(total, bought, lob.BID)
-    book, sold = lob.take(book, lob.ASK, jnp.where(sell, size, 0), jnp.ceil(fair_value).astype(jnp.int32))
-    total = _collect(total, sold, lob.ASK)
-    return book, total, jnp.stack([buy, sell])
+    informed_size = jnp.where(active_u < p.informed_probability, from_cdf(size_u, p.size_cdf), 0)
+    limits = (jnp.ceil(fair_value).astype(jnp.int32) - 1, jnp.floor(fair_value).astype(jnp.int32) + 1)
+    arrivals = []
+    for side in (lob.BID, lob.ASK):
+        active, size = market[side]
+        book, trade, informed = lob.take_then_sweep(book, side, size, informed_size, limits[side])
+        total = _collect(total, trade, side)
+        arrivals.append(active | informed)
+    return book, total, jnp.stack(arrivals)
 
 
 def fair_value_step(fair_value: jax.Array, draws: Draws, p: FlowParams) -> jax.Array:
@@ -192,20 +206,13 @@ def flow_step(book: lob.Book, uniforms: jax.Array, p: FlowParams, mid: jax.Array
                         market_volume=zeros, events=jnp.int32(0))
     fired = []
     for side in (lob.BID, lob.ASK):
-        for _ in range(cancel_slots):
-            book, active = _cancel(book, side, draws, p, cancel_slots)
-            fired.append(active)
+        book, active = _cancels(book, side, draws, p, cancel_slots)
+        fired += active
     for side in (lob.BID, lob.ASK):
-        for _ in range(limit_slots):
-            book, active = _limit(book, side, draws, p, mid)
-            fired.append(active)
-    arrivals = []
-    for side in (lob.BID, lob.ASK):
-        book, total, active = _market(book, side, draws, p, excitation, total)
-        arrivals.append(active)
+        book, active = _limits(book, side, draws, p, mid, limit_slots)
+        fired += active
     fair_value = fair_value_step(fair_value, draws, p)
-    book, total, informed = _informed(book, draws, p, fair_value, total)
-    arrivals = jnp.stack(arrivals) | informed
+    book, total, arrivals = _takers(book, draws, p, fair_value, excitation, total)
     excitation = p.hawkes_decay * excitation + p.hawkes_jump * arrivals.astype(jnp.float32)
     events = jnp.sum(jnp.stack(fired).astype(jnp.int32)) + jnp.sum(arrivals.astype(jnp.int32))
     assert draws.used == flow_uniforms(limit_slots, cancel_slots)

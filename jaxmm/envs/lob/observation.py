@@ -35,8 +35,7 @@ def depth_profile(book: lob.Book, visible_levels: int) -> jax.Array:
         has, best = lob.best_index(book, side)
         idx = best - steps if side == lob.BID else best + steps
         valid = has & (idx >= 0) & (idx < lob.num_levels(book))
-        volume = lob.total_volume(book, side)[jnp.clip(idx, 0, lob.num_levels(book) - 1)]
-        rows.append(jnp.where(valid, volume, 0))
+        rows.append(jnp.where(valid, lob.at_levels(lob.total_volume(book, side), idx), 0))
     return jnp.stack(rows)
 
 
