@@ -3,7 +3,8 @@
 Every policy runs ``--episodes`` episodes of the book in ``--config`` with the
 held-out ``--seed``. The fixed-spread depth is chosen honestly: each depth in
 ``--fixed-ticks`` runs on the separate ``--validation-seed`` and only the one with
-the best PnL Sharpe ratio there is reported on the held-out seed. A trained
+the best PnL Sharpe ratio there is reported on the held-out seed; the inventory
+cap of the ``inventory_capped`` heuristic (at that depth) is chosen the same way. A trained
 policy runs on the environment saved with its run (same book; its own action
 format) and the script refuses a run whose book differs from ``--config``'s.
 
@@ -72,6 +73,9 @@ def main(argv=None) -> dict:
                         help="seed on which the fixed-spread depth is chosen")
     parser.add_argument("--fixed-ticks", type=float, nargs="*", default=[0.5, 1.0, 2.0, 3.0],
                         help="fixed-spread depths to choose from, in ticks from the mid")
+    parser.add_argument("--caps", type=int, nargs="*", default=[1, 2, 3, 4, 6],
+                        help="inventory caps of the inventory_capped heuristic to choose from "
+                             "(at the chosen fixed-spread depth)")
     parser.add_argument("--baselines", nargs="*", default=list(DEFAULT_BASELINES))
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--out", help="write all metrics as JSON here")
@@ -103,6 +107,17 @@ def main(argv=None) -> dict:
         cfg = continuous.replace([f"policy.fixed_depth={ticks * tick}"])
         rows.append(evaluate(f"fixed_spread {ticks:g} ticks (best on validation)", cfg, "fixed_spread",
                              args.episodes, args.seed, args.batch_size))
+        capped = []
+        for cap in args.caps:
+            capped.append(evaluate(f"inventory_capped {ticks:g} ticks, cap {cap}",
+                                   cfg.replace([f"policy.inventory_cap={cap}"]), "inventory_capped",
+                                   args.episodes, args.validation_seed, args.batch_size))
+        validation += capped
+        if capped:
+            cap = args.caps[capped.index(max(capped, key=lambda m: m["sharpe"]))]
+            rows.append(evaluate(f"inventory_capped {ticks:g} ticks, cap {cap} (best on validation)",
+                                 cfg.replace([f"policy.inventory_cap={cap}"]), "inventory_capped",
+                                 args.episodes, args.seed, args.batch_size))
     for name in args.baselines:
         rows.append(evaluate(name, continuous, name, args.episodes, args.seed, args.batch_size))
 

@@ -116,8 +116,9 @@ def test_glft_matches_reference():
 def test_policies_read_time_and_inventory_from_the_state():
     rng = np.random.default_rng(3)
     gamma, depth = 0.3, 0.7
+    cap = 4
     cfg = load_config(None, [f"policy.risk_aversion={gamma}", f"policy.fixed_depth={depth}", "env.num_steps=50",
-                             "env.max_inventory=10"])
+                             "env.max_inventory=10", f"policy.inventory_cap={cap}"])
     env, params = make_env(cfg)
     _, state = env.reset_env(jax.random.PRNGKey(0), params)
     steps = rng.integers(0, 50, 32)
@@ -130,12 +131,15 @@ def test_policies_read_time_and_inventory_from_the_state():
         "symmetric": lambda n, q: ref.symmetric_depths(q, e.horizon - n * e.dt, gamma, e.volatility, e.fill_decay),
         "glft": lambda n, q: ref.glft_depths(q, gamma, e.volatility, e.fill_decay, e.arrival_rate),
         "fixed_spread": lambda n, q: (depth, depth),
+        "inventory_capped": lambda n, q: (np.inf if q >= cap else depth, np.inf if q <= -cap else depth),
     }
     for name, reference in expected.items():
         policy = make_baseline(name, cfg, env, params)
         actions = np.asarray(jax.vmap(policy.act, in_axes=(None, None, None, 0, None))(
             policy.params, None, None, states, params))
         want = np.array([reference(n, q) for n, q in zip(steps, inventory)])
+        if name == "inventory_capped":  # the test is meaningful: both sides were withdrawn somewhere
+            assert np.isinf(want[:, 0]).any() and np.isinf(want[:, 1]).any()
         np.testing.assert_allclose(actions, want, rtol=1e-5, atol=1e-5, err_msg=name)
 
 

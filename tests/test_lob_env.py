@@ -123,6 +123,28 @@ def test_discrete_actions_and_depths_to_action():
     assert float(out[-1]["info"]["bid_quoted"]) == 1.0
 
 
+def test_inventory_relative_rows_quote_the_reducing_side_first():
+    from jaxmm.envs.lob.agent import orient
+    row = jnp.asarray([0.5, jnp.inf, 1.0, 1.0, 0.0], jnp.float32)  # (reducing side, adding side)
+    np.testing.assert_array_equal(orient(row, jnp.int32(3))[:2], [jnp.inf, 0.5])  # long: ask only
+    np.testing.assert_array_equal(orient(row, jnp.int32(-2))[:2], [0.5, jnp.inf])  # short: bid only
+    np.testing.assert_array_equal(orient(row, jnp.int32(0))[:2], [jnp.inf, jnp.inf])  # flat: both adding
+    env, params = build("env.action_type=discrete", "env.offset_grid=[0.5,1.5,.inf]",
+                        "env.quote_sides=inventory")
+    tick = 0.01
+    for q, bid, ask, want in [(2, 1.5, 0.5, (0.5, 1.5)), (-1, 0.5, jnp.inf, (0.5, jnp.inf)),
+                              (0, 0.5, 0.5, (0.5, 0.5))]:
+        idx = env.depths_to_action(jnp.float32(bid * tick), jnp.float32(ask * tick), params, jnp.int32(q))
+        np.testing.assert_allclose(params.action_table[idx, :2], want)
+    # In the book: a long agent with the row (0.5, .inf) has an ask and no bid.
+    _, state = env.reset(jax.random.key(0), params)
+    state = state.replace(inventory=jnp.int32(3), inventory_history=jnp.full_like(state.inventory_history, 3))
+    reduce_only = int(np.flatnonzero((np.asarray(params.action_table[:, 0]) == 0.5)
+                                     & np.isinf(np.asarray(params.action_table[:, 1])))[0])
+    _, state, *_ = jax.jit(env.step)(jax.random.key(1), state, jnp.int32(reduce_only), params)
+    assert bool(state.book.agent_active[lob.ASK]) and not bool(state.book.agent_active[lob.BID])
+
+
 def test_continuous_depths_to_action_converts_price_to_ticks():
     env, params = build()
     action = env.depths_to_action(jnp.float32(0.02), jnp.float32(0.03), params)

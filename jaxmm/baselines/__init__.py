@@ -8,6 +8,7 @@ imported on demand, so listing the baselines costs nothing.
 * ``glft``: Gueant-Lehalle-Fernandez-Tapia (2013) asymptotic closed-form quotes.
 * ``cartea_jaimungal``: exact optimum of the CJP (2015) running/terminal inventory-penalty criterion.
 * ``fixed_spread``: both sides at ``policy.fixed_depth`` from the mid.
+* ``inventory_capped``: ``fixed_spread`` without the side that would take |q| past ``policy.inventory_cap``.
 * ``dynamic_programming``: exact optimum of the model environment's discrete quote-grid problem.
 """
 
@@ -27,6 +28,7 @@ BASELINES: dict[str, str] = {
     "glft": "jaxmm.baselines.glft:make_glft",
     "cartea_jaimungal": "jaxmm.baselines.cartea_jaimungal:make_cartea_jaimungal",
     "fixed_spread": "jaxmm.baselines.fixed_spread:make_fixed_spread",
+    "inventory_capped": "jaxmm.baselines.fixed_spread:make_inventory_capped",
     "dynamic_programming": "jaxmm.baselines.dynamic_programming:make_dynamic_programming",
 }
 

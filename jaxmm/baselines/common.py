@@ -37,7 +37,7 @@ class QuotingAct:
         time_remaining, inventory = self.env.policy_inputs(state, env_params)
         bid, ask = self.depths(params, time_remaining, inventory, self.env.quote_model(env_params))
         return self.env.depths_to_action(jnp.asarray(bid, jnp.float32), jnp.asarray(ask, jnp.float32),
-                                         env_params)
+                                         env_params, inventory)
 
 
 def step_index(time_remaining: jax.Array, model: QuoteModel, num_rows: int) -> jax.Array:

@@ -17,10 +17,12 @@ class PolicyConfig(Section):
     name: str = "avellaneda_stoikov"
     risk_aversion: float = 0.1  # gamma of Avellaneda-Stoikov / GLFT
     fixed_depth: float = 1.0  # half-spread of the fixed_spread policy, in price units
+    inventory_cap: int = 1  # inventory_capped: withdraw the side that would take |q| past this
 
     def check(self) -> None:
         self.require(self.risk_aversion > 0, "risk_aversion", f"must be > 0, got {self.risk_aversion}")
         self.require(self.fixed_depth >= 0, "fixed_depth", f"must be >= 0, got {self.fixed_depth}")
+        self.require(self.inventory_cap >= 1, "inventory_cap", f"must be >= 1, got {self.inventory_cap}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,8 @@
   call, which is much cheaper than a key split per environment and quantity.
 * ``policy_inputs(state, params)``: (time remaining, inventory) for closed-form policies.
 * ``quote_model(params)``: the (sigma, A, k, ...) that closed-form policies need.
-* ``depths_to_action(bid_depth, ask_depth, params)``: a closed-form quote as an action.
+* ``depths_to_action(bid_depth, ask_depth, params, inventory)``: a closed-form quote as an
+  action (``inventory``: what the policy knows of it, for actions defined relative to it).
 
 ``info`` of every step holds at least the keys in ``INFO_KEYS``; evaluation sums
 every scalar entry of ``info`` over an episode, so environments add their own
@@ -83,7 +84,8 @@ class MarketEnv(environment.Environment):
     def quote_model(self, params: Any) -> QuoteModel:
         raise NotImplementedError
 
-    def depths_to_action(self, bid_depth: jax.Array, ask_depth: jax.Array, params: Any) -> Any:
+    def depths_to_action(self, bid_depth: jax.Array, ask_depth: jax.Array, params: Any,
+                         inventory: jax.Array | None = None) -> Any:
         raise NotImplementedError
 
     def is_terminated(self, state, params) -> jax.Array:

@@ -228,7 +228,7 @@ class ModelEnv(MarketEnv):
                           fill_decay=params.fill_decay, horizon=params.horizon, dt=params.dt,
                           drift=params.drift, max_inventory=params.max_inventory)
 
-    def depths_to_action(self, bid_depth, ask_depth, params: ModelEnvParams):
+    def depths_to_action(self, bid_depth, ask_depth, params: ModelEnvParams, inventory=None):
         if self.action_type == "discrete":
             # Never the flatten row (the last): its (NO_QUOTE, NO_QUOTE) depths do not describe it.
             quote_rows = self._num_actions - int(self.flatten_action)

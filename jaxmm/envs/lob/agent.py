@@ -41,6 +41,20 @@ class AgentOutcome:
     taker_signed: jax.Array  # int32, signed units (+ bought)
 
 
+def orient(action: jax.Array, inventory: jax.Array) -> jax.Array:
+    """An inventory-relative action (first offset and size: the side that reduces |q|;
+    second: the side that adds to it; flat: both sides take the second) as a (bid, ask)
+    action vector."""
+    action = jnp.asarray(action, jnp.float32)
+    reduce_bid, reduce_ask = inventory < 0, inventory > 0
+    bid = (jnp.where(reduce_bid, action[BID_OFFSET], action[ASK_OFFSET]),
+           jnp.where(reduce_bid, action[BID_SIZE], action[ASK_SIZE]))
+    ask = (jnp.where(reduce_ask, action[BID_OFFSET], action[ASK_OFFSET]),
+           jnp.where(reduce_ask, action[BID_SIZE], action[ASK_SIZE]))
+    return action.at[BID_OFFSET].set(bid[0]).at[BID_SIZE].set(bid[1]) \
+        .at[ASK_OFFSET].set(ask[0]).at[ASK_SIZE].set(ask[1])
+
+
 def decode(action: jax.Array, mid: jax.Array, best_bid: jax.Array, best_ask: jax.Array,
            inventory: jax.Array, max_quote_offset: jax.Array, max_quote_size: jax.Array,
            from_touch: bool) -> jax.Array:

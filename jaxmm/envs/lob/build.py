@@ -55,6 +55,7 @@ def env_from_config(cfg: LobEnvConfig) -> LobEnv:
                   pipeline_length=cfg.latency + cfg.latency_jitter + 1, obs_mid_lags=cfg.obs_mid_lags,
                   markout_horizon=cfg.markout_horizon, action_type=cfg.action_type,
                   num_actions=len(action_table(cfg)), quote_from_touch=cfg.quote_reference == "touch",
+                  inventory_relative=cfg.quote_sides == "inventory",
                   max_quote_offset=cfg.max_quote_offset, max_quote_size=cfg.max_quote_size)
 
 

@@ -64,6 +64,10 @@ class LobEnvConfig(Section):
     max_quote_size: int = 10
     max_quote_offset: float = 10.0  # ticks; larger (or non-finite) offsets mean no quote
     offset_grid: tuple[float, ...] = (0.5, 1.5, 2.5, 4.5)  # discrete: every (bid, ask) pair
+    # Discrete rows as (bid, ask) offsets, or "inventory": (offset of the side that reduces |q|,
+    # offset of the side that adds to it) for the inventory the agent knows of; flat, both
+    # sides take the second. One row then serves long and short positions alike.
+    quote_sides: Literal["bid_ask", "inventory"] = "bid_ask"
     max_inventory: int = 20
     latency: int = 0  # steps between sending an action and its effect (and fill reports)
     latency_jitter: int = 0  # extra uniform random delay in [0, latency_jitter] steps
@@ -113,6 +117,8 @@ class LobEnvConfig(Section):
                 f"must be <= level_capacity {self.level_capacity}")
         require(self.maker_rebate >= 0 and self.taker_fee >= 0, "taker_fee",
                 "fees and rebates must be >= 0")
+        require(self.quote_sides == "bid_ask" or self.action_type == "discrete", "quote_sides",
+                "'inventory' orients the rows of a discrete grid; set env.action_type: discrete")
         if self.action_type == "discrete":
             require(len(self.offset_grid) > 0, "offset_grid", "is empty; a discrete action needs offsets")
         for i, offset in enumerate(self.offset_grid):

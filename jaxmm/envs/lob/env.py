@@ -37,7 +37,8 @@ class LobEnv(MarketEnv):
     def __init__(self, num_levels: int = 40, visible_levels: int = 10, limit_slots: int = 3,
                  cancel_slots: int = 3, pipeline_length: int = 1, obs_mid_lags: int = 5,
                  markout_horizon: int = 10, action_type: str = "continuous", num_actions: int = 1,
-                 quote_from_touch: bool = False, max_quote_offset: float = 10.0,
+                 quote_from_touch: bool = False, inventory_relative: bool = False,
+                 max_quote_offset: float = 10.0,
                  max_quote_size: int = 10):
         super().__init__()
         self.num_levels = num_levels
@@ -50,6 +51,7 @@ class LobEnv(MarketEnv):
         self.action_type = action_type
         self._num_actions = num_actions
         self.quote_from_touch = quote_from_touch
+        self.inventory_relative = inventory_relative
         self.max_quote_offset = max_quote_offset
         self.max_quote_size = max_quote_size
 
@@ -83,10 +85,14 @@ class LobEnv(MarketEnv):
     def sample_noise(self, key: jax.Array, batch_shape: tuple[int, ...] = ()) -> jax.Array:
         return jax.random.bits(key, (*batch_shape, self.num_words), dtype=jnp.uint32)
 
-    def action_vector(self, action, params: LobEnvParams) -> jax.Array:
-        if self.action_type == "discrete":
-            return params.action_table[action]
-        return jnp.asarray(action, jnp.float32)
+    def action_vector(self, action, state: LobEnvState, params: LobEnvParams) -> jax.Array:
+        """The (bid, ask) action vector of ``action`` (a discrete index or a continuous vector)."""
+        if self.action_type != "discrete":
+            return jnp.asarray(action, jnp.float32)
+        row = params.action_table[action]
+        if self.inventory_relative:
+            return agent.orient(row, self.known_inventory(state, params))
+        return row
 
     def origin_for(self, mid: jax.Array) -> jax.Array:
         return jnp.round(mid).astype(jnp.int32) - self.half_width
@@ -98,7 +104,7 @@ class LobEnv(MarketEnv):
         mid0 = state.mid
         _, best_bid = lob.best_price(book, lob.BID)
         _, best_ask = lob.best_price(book, lob.ASK)
-        message = agent.decode(self.action_vector(action, params), mid0, best_bid, best_ask,
+        message = agent.decode(self.action_vector(action, state, params), mid0, best_bid, best_ask,
                                state.inventory, params.max_quote_offset, params.max_quote_size,
                                self.quote_from_touch)
         jitter = jnp.floor(uniforms[num_flow] * (params.latency_jitter + 1).astype(jnp.float32))
@@ -223,11 +229,17 @@ class LobEnv(MarketEnv):
                           fill_decay=params.qm_fill_decay, horizon=jnp.float32(1.0), dt=params.dt,
                           drift=jnp.float32(0.0), max_inventory=params.max_inventory)
 
-    def depths_to_action(self, bid_depth, ask_depth, params: LobEnvParams):
-        """Price depths from the mid -> tick offsets (continuous) or the nearest grid row."""
+    def depths_to_action(self, bid_depth, ask_depth, params: LobEnvParams, inventory=None):
+        """Price depths from the mid -> tick offsets (continuous) or the nearest grid row
+        (for inventory-relative rows: of (reducing side, adding side), by ``inventory``)."""
         bid_ticks = bid_depth / params.tick_size
         ask_ticks = ask_depth / params.tick_size
         if self.action_type == "discrete":
+            if self.inventory_relative:
+                q = jnp.zeros((), jnp.int32) if inventory is None else inventory
+                reduce = jnp.where(q > 0, ask_ticks, bid_ticks)
+                add = jnp.where(q > 0, bid_ticks, jnp.where(q < 0, ask_ticks, bid_ticks))
+                bid_ticks, ask_ticks = reduce, add
             return nearest_pair(params.action_table[:, :2], bid_ticks, ask_ticks)
         size = params.quote_size.astype(jnp.float32)
         return jnp.stack([bid_ticks, ask_ticks, size, size, jnp.float32(0.0)]).astype(jnp.float32)
