@@ -70,6 +70,24 @@ def test_reward_is_weights_dot_components():
         assert float(step["reward"]) == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
 
+def test_pnl_is_spread_capture_plus_inventory_revaluation():
+    env, params = build("env.market_rate=1.0", "env.num_steps=60")
+    flatten_often = [QUOTE] * 7 + [jnp.asarray([1.0, 1.0, 1.0, 1.0, 1.0], jnp.float32)]
+    out = rollout(env, params, flatten_often * 5, seed=2)
+    names = list(LOB_REWARD_COMPONENTS)
+    pnl, capture = names.index("pnl"), names.index("spread_capture")
+    previous_mid = float(env.reset(jax.random.split(jax.random.key(2))[1], params)[1].mid)
+    captured = 0.0
+    for step in out:
+        c = np.asarray(step["info"]["reward_components"], np.float64)
+        mid, q = float(step["state"].mid), int(step["state"].inventory)
+        revaluation = 0.01 * q * (mid - previous_mid)
+        assert c[pnl] == pytest.approx(c[capture] + revaluation, abs=1e-6)
+        captured += abs(c[capture])
+        previous_mid = mid
+    assert captured > 0 and float(sum(s["info"]["taker_volume"] for s in out)) > 0  # fills of both kinds
+
+
 def test_episode_truncates_at_the_horizon_and_never_terminates():
     env, params = build()
     out = rollout(env, params, [QUOTE] * 25)

@@ -21,6 +21,10 @@ LOB_REWARD_COMPONENTS = (
     "adverse_selection",  # mid move since fill, signed by fill side, for fills markout_horizon steps ago
     "order_management",  # -(orders sent + orders cancelled) this step
     "fees",  # maker rebates minus taker fees (price units)
+    # Fills against the mid at the step's start: passive edge minus market-order slippage. pnl is
+    # spread_capture plus the revaluation of the inventory, q * mid change: the same expectation
+    # less the fill-free noise, so spread_capture + adverse_selection is a low-variance PnL signal.
+    "spread_capture",
 )
 
 

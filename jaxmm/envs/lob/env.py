@@ -11,8 +11,10 @@ Reward components (signed; reward = weights . components), price units:
 ``pnl`` mark-to-market wealth change before fees; ``inventory_penalty``
 -q^2 / num_steps; ``adverse_selection`` the mid move since the fill times the
 signed passive fill, for fills ``markout_horizon`` steps ago; ``order_management``
--(orders sent + cancelled); ``fees`` maker rebates - taker fees. Episodes end by
-the clock (truncation), never by termination.
+-(orders sent + cancelled); ``fees`` maker rebates - taker fees;
+``spread_capture`` fills against the mid at the step's start (``pnl`` minus the
+revaluation of the inventory, q * mid change). Episodes end by the clock
+(truncation), never by termination.
 """
 
 from __future__ import annotations
@@ -139,14 +141,17 @@ class LobEnv(MarketEnv):
         adverse = tick * (matured_qty * mid - state.markout_mid[slot])
         markout = tick * (matured_qty * mid - state.markout_cost[slot])
         qf = inventory.astype(jnp.float32)
+        qty_f = passive_qty.astype(jnp.float32)
+        edge = tick * (qty_f * mid0 - passive_cost.astype(jnp.float32))
+        slippage = tick * (mine.taker_notional.astype(jnp.float32)
+                           - mine.taker_signed.astype(jnp.float32) * mid0)
         components = jnp.stack([
             tick * wealth_change, -qf * qf * params.dt, adverse,
-            -mine.messages.astype(jnp.float32), fees]).astype(jnp.float32)
+            -mine.messages.astype(jnp.float32), fees, edge - slippage]).astype(jnp.float32)
         reward = jnp.dot(params.reward_weights, components)
 
         time = state.time + 1
         change = mid - mid0
-        qty_f = passive_qty.astype(jnp.float32)
         new_state = LobEnvState(
             book=book, time=time, mid=mid, fair_value=fair_value, excitation=excitation,
             cash=cash, inventory=inventory, pnl=state.pnl + components[0] + fees,
@@ -173,13 +178,12 @@ class LobEnv(MarketEnv):
             "spread": jnp.where(bid_quoted & ask_quoted, tick * quoted_spread, 0.0),
             "maker_volume": (bought + sold).astype(jnp.float32),
             "taker_volume": mine.taker_volume.astype(jnp.float32),
-            "fill_price_edge": tick * (qty_f * mid0 - passive_cost.astype(jnp.float32)),
+            "fill_price_edge": edge,
             "markout": markout,
             "markout_volume": jnp.abs(matured_qty),
             "adverse_selection": adverse,
             "queue_position_at_fill": jnp.sum(flow.agent_entry_ahead).astype(jnp.float32),
-            "slippage": tick * (mine.taker_notional.astype(jnp.float32)
-                                - mine.taker_signed.astype(jnp.float32) * mid0),
+            "slippage": slippage,
             "fees": fees,
             "overflow_events": (book.rejected - rejected0).astype(jnp.float32),
             "book_events": (flow.events + mine.messages).astype(jnp.float32),
