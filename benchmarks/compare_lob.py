@@ -30,7 +30,7 @@ from jaxmm.policies import CHECKPOINT_PREFIX, resolve_policy
 
 DEFAULT_BASELINES = ("avellaneda_stoikov", "glft", "symmetric")
 # Settings of the agent's action format: a run may differ from --config in these only.
-ACTION_KEYS = {"action_type", "offset_grid", "quote_size", "quote_reference", "max_quote_size",
+ACTION_KEYS = {"action_type", "offset_grid", "quote_sides", "quote_size", "quote_reference", "max_quote_size",
                "max_quote_offset"}
 EXTRAS = ("markout", "adverse_selection", "fees", "taker_volume", "book_events")
 
