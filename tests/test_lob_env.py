@@ -189,11 +189,26 @@ def test_inventory_limit_is_never_exceeded():
     assert max(abs(int(s["state"].inventory)) for s in out) == 2  # the limit was reached
 
 
-@pytest.mark.parametrize("path", ["configs/lob.yaml", "configs/lob_informed.yaml"])
+@pytest.mark.parametrize("path", ["configs/lob.yaml", "configs/lob_informed.yaml", "configs/ppo_lob.yaml",
+                                  "configs/dqn_lob.yaml"])
 def test_shipped_configs_build(path):
     config = load_config(path, ["env.warmup_steps=50"])
     env, params = make_env(config)
     assert env.name == "lob" and env.visible_levels >= 10
+
+
+def test_quote_model_fit_does_not_depend_on_the_action_format():
+    """The learner configs (discrete, inventory-relative rows) fit the same quote model as
+    the continuous config of the same book: the fit quotes fixed depths from the mid."""
+    continuous = load_config("configs/lob.yaml", ["env.warmup_steps=50", "env.calibrate_quote_model=true"])
+    discrete = continuous.replace(["env.action_type=discrete", "env.quote_sides=inventory",
+                                   "env.quote_reference=touch"])
+    fits = [make_env(c)[1] for c in (continuous, discrete)]
+    for name in ("qm_volatility", "qm_arrival_rate", "qm_fill_decay"):
+        a, b = (float(getattr(p, name)) for p in fits)
+        assert a == b, name
+    uncalibrated = make_env(continuous.replace(["env.calibrate_quote_model=false"]))[1]
+    assert float(fits[0].qm_fill_decay) != float(uncalibrated.qm_fill_decay)
 
 
 def test_fill_rate_fit_recovers_an_exponential_curve():

@@ -19,6 +19,8 @@ revaluation of the inventory, q * mid change). Episodes end by the clock
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 from gymnax.environments import spaces
@@ -31,6 +33,7 @@ from jaxmm.envs.lob.flow import flow_step, flow_uniforms, uniforms_from_bits
 from jaxmm.envs.lob.state import LobEnvParams, LobEnvState
 
 UNIFORMS_AGENT = 1  # latency jitter
+CALIBRATION_SEED = 0  # the quote-model fit is deterministic: the same book gives the same fit
 
 
 class LobEnv(MarketEnv):
@@ -268,5 +271,12 @@ def make_lob_env(cfg: LobEnvConfig, reward_weights=None) -> tuple[LobEnv, LobEnv
     params = params_from_config(cfg, reward_weights)
     if cfg.calibrate_quote_model:
         from jaxmm.envs.lob.calibration import calibrate_quote_model
-        params = calibrate_quote_model(env, params, jax.random.key(0))
+        # The fit quotes fixed depths from the mid: it runs on the continuous, mid-referenced
+        # variant of the same book, whatever the agent's action format.
+        probe_cfg = dataclasses.replace(cfg, action_type="continuous", quote_reference="mid",
+                                        quote_sides="bid_ask")
+        fitted = calibrate_quote_model(env_from_config(probe_cfg), params_from_config(probe_cfg, reward_weights),
+                                       jax.random.key(CALIBRATION_SEED))
+        params = params.replace(qm_volatility=fitted.qm_volatility, qm_arrival_rate=fitted.qm_arrival_rate,
+                                qm_fill_decay=fitted.qm_fill_decay)
     return env, params
