@@ -139,6 +139,13 @@ def test_discrete_actions_and_depths_to_action():
     assert float(params.action_table[idx, 4]) == 0.0  # the no-quote row, not the flatten row
     out = rollout(env, params, [jnp.int32(0)] * 3)
     assert float(out[-1]["info"]["bid_quoted"]) == 1.0
+    assert float(params.action_table[-1, 4]) == 1.0  # the last row flattens
+
+
+def test_flatten_row_is_optional():
+    env, params = build("env.action_type=discrete", "env.offset_grid=[0.5,1.5,.inf]", "env.flatten_action=false")
+    assert env.num_actions == 9
+    assert not np.any(np.asarray(params.action_table[:, 4]))  # no row sends a market order
 
 
 def test_inventory_relative_rows_quote_the_reducing_side_first():

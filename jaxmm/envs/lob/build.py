@@ -38,14 +38,15 @@ def _i32(x) -> jax.Array:
 
 def action_table(cfg: LobEnvConfig) -> np.ndarray:
     """Discrete: every (bid, ask) pair of ``offset_grid`` at ``quote_size``, a no-quote row
-    and a flatten row (no quotes, market order for the whole inventory)."""
+    and, with ``flatten_action``, a flatten row (no quotes, market order for the whole inventory)."""
     if cfg.action_type != "discrete":
         return np.zeros((1, ACTION_DIM), np.float32)
     size = float(cfg.quote_size)
     rows = [(b, a, size, size, 0.0) for b, a in itertools.product(cfg.offset_grid, cfg.offset_grid)]
     if not any(math.isinf(b) and math.isinf(a) for b, a, *_ in rows):
         rows.append((NO_QUOTE, NO_QUOTE, 0.0, 0.0, 0.0))
-    rows.append((NO_QUOTE, NO_QUOTE, 0.0, 0.0, 1.0))
+    if cfg.flatten_action:
+        rows.append((NO_QUOTE, NO_QUOTE, 0.0, 0.0, 1.0))
     return np.asarray(rows, np.float32)
 
 

@@ -72,6 +72,7 @@ class LobEnvConfig(Section):
     # offset of the side that adds to it) for the inventory the agent knows of; flat, both
     # sides take the second. One row then serves long and short positions alike.
     quote_sides: Literal["bid_ask", "inventory"] = "bid_ask"
+    flatten_action: bool = True  # discrete: a last row that cancels both quotes and flattens with a market order
     max_inventory: int = 20
     latency: int = 0  # steps between sending an action and its effect (and fill reports)
     latency_jitter: int = 0  # extra uniform random delay in [0, latency_jitter] steps
