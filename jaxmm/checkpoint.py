@@ -130,14 +130,29 @@ def check_compatible(saved: Config, requested: Config) -> None:
                               f"{', '.join(sorted(RESUMABLE_KEYS))} may change")
 
 
-def load_policy(run_dir: str | Path) -> tuple[Config, Policy]:
-    """The deterministic policy (mean / argmax action, normaliser applied) of a run's latest checkpoint."""
+def _spaces(env, env_params) -> tuple:
+    """What a policy depends on: the environment, its observation shape and its action space."""
+    action = env.action_space(env_params)
+    return (env.name, tuple(env.observation_space(env_params).shape),
+            getattr(action, "n", None), tuple(getattr(action, "shape", ()) or ()))
+
+
+def load_policy(run_dir: str | Path, for_env: tuple | None = None) -> tuple[Config, Policy]:
+    """The deterministic policy (mean / argmax action, normaliser applied) of a run's latest
+    checkpoint. With ``for_env`` = (env, env_params), raise a one-line error unless the run
+    was trained on an environment of the same kind, observation shape and action space."""
     from jaxmm.agents import make_learner
     from jaxmm.envs import make_env
 
     run_dir = _require_run_dir(run_dir)
     config, _ = read_config(run_dir)
     env, env_params = make_env(config)
+    if for_env is not None and _spaces(env, env_params) != _spaces(*for_env):
+        trained, wanted = _spaces(env, env_params), _spaces(*for_env)
+        raise CheckpointError(
+            f"{run_dir} was trained on env {trained[0]} with observations of shape {trained[1]} and "
+            f"actions {trained[2] or trained[3]}; the requested config has env {wanted[0]}, "
+            f"observations {wanted[1]}, actions {wanted[2] or wanted[3]}")
     learner = make_learner(config, env, env_params)
     template = learner.init(jax.random.PRNGKey(config.train.seed))
     manager = open_manager(run_dir, read_only=True)

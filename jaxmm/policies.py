@@ -13,7 +13,7 @@ def resolve_policy(spec: str, config, env, env_params: Any) -> Policy:
     if spec.startswith(CHECKPOINT_PREFIX):
         from jaxmm.checkpoint import load_policy
 
-        _, policy = load_policy(spec[len(CHECKPOINT_PREFIX):])
+        _, policy = load_policy(spec[len(CHECKPOINT_PREFIX):], for_env=(env, env_params))
         return policy
     from jaxmm.baselines import make_baseline
 

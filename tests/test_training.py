@@ -107,3 +107,13 @@ def test_bad_input_is_one_clear_error(run_dir, tmp_path, capsys):
     assert training.run_cli(["--resume", str(corrupt), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "corrupt" in err[0]
+
+
+def test_evaluating_a_checkpoint_on_another_environment_is_one_line(run_dir, capsys):
+    from jaxmm.cli import EXIT_INPUT_ERROR, main
+    code = main(["evaluate", "--config", "configs/lob.yaml", "--policy", f"checkpoint:{run_dir}",
+                 "--episodes", "4", "env.num_steps=10", "env.calibrate_quote_model=false"])
+    err = capsys.readouterr().err
+    assert code == EXIT_INPUT_ERROR
+    assert "trained on env" in err and "lob" in err and err.count("\n") == 1 and "Traceback" not in err
+
