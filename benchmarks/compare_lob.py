@@ -32,7 +32,7 @@ DEFAULT_BASELINES = ("avellaneda_stoikov", "glft", "symmetric")
 # Settings of the agent's action format, and the baselines' quote-model fit: a run may
 # differ from --config in these only (none of them changes the book's dynamics).
 ACTION_KEYS = {"action_type", "offset_grid", "quote_sides", "quote_size", "quote_reference", "max_quote_size",
-               "max_quote_offset", "calibrate_quote_model"}
+               "max_quote_offset", "flatten_action", "calibrate_quote_model"}
 EXTRAS = ("markout", "adverse_selection", "fees", "taker_volume", "book_events")
 
 
