@@ -29,7 +29,7 @@ from jaxmm import checkpoint
 from jaxmm.config import Config, load_config
 from jaxmm.errors import CheckpointError
 
-DEFAULT_CONFIG = Path("configs/default.yaml")
+DEFAULT_CONFIG = Path("configs/ppo_lob.yaml")
 RUNS_DIR = Path("runs")
 TIMESTAMP_FORMAT = "%Y%m%d-%H%M%S"
 METRICS_JSONL, METRICS_CSV = "metrics.jsonl", "metrics.csv"
