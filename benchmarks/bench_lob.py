@@ -32,17 +32,20 @@ def make_runner(env, params, batch: int, steps: int):
                                                             params)
 
     def step(carry, key):
-        state, events = carry
+        state, events, checksum = carry
         noise = env.sample_noise(key, (batch,))
-        _, state, _, _, info = transition(noise, state, action, params)
+        obs, state, reward, _, info = transition(noise, state, action, params)
         done = state.time >= params.max_steps_in_episode
         state = jax.tree.map(lambda r, s: jnp.where(done.reshape((-1,) + (1,) * (s.ndim - 1)), r, s),
                              initial, state)
-        return (state, events + jnp.sum(info["book_events"])), None
+        # Observation and reward are consumed, as a learner would: otherwise XLA drops their computation.
+        checksum = checksum + jnp.sum(obs) + jnp.sum(reward)
+        return (state, events + jnp.sum(info["book_events"]), checksum), None
 
     @jax.jit
     def run(state, key):
-        (state, events), _ = jax.lax.scan(step, (state, jnp.float32(0.0)), jax.random.split(key, steps))
+        zero = jnp.float32(0.0)
+        (state, events, _), _ = jax.lax.scan(step, (state, zero, zero), jax.random.split(key, steps))
         return state, events
 
     return run, initial
