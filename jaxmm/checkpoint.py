@@ -147,12 +147,13 @@ def load_policy(run_dir: str | Path, for_env: tuple | None = None) -> tuple[Conf
     run_dir = _require_run_dir(run_dir)
     config, _ = read_config(run_dir)
     env, env_params = make_env(config)
-    if for_env is not None and _spaces(env, env_params) != _spaces(*for_env):
+    if for_env is not None:
         trained, wanted = _spaces(env, env_params), _spaces(*for_env)
-        raise CheckpointError(
-            f"{run_dir} was trained on env {trained[0]} with observations of shape {trained[1]} and "
-            f"actions {trained[2] or trained[3]}; the requested config has env {wanted[0]}, "
-            f"observations {wanted[1]}, actions {wanted[2] or wanted[3]}")
+        if trained != wanted:
+            raise CheckpointError(
+                f"{run_dir} was trained on env {trained[0]} with observations of shape {trained[1]} and "
+                f"actions {trained[2] or trained[3]}; the requested config has env {wanted[0]}, "
+                f"observations {wanted[1]}, actions {wanted[2] or wanted[3]}")
     learner = make_learner(config, env, env_params)
     template = learner.init(jax.random.PRNGKey(config.train.seed))
     manager = open_manager(run_dir, read_only=True)

@@ -270,13 +270,27 @@ def make_lob_env(cfg: LobEnvConfig, reward_weights=None) -> tuple[LobEnv, LobEnv
     env = env_from_config(cfg)
     params = params_from_config(cfg, reward_weights)
     if cfg.calibrate_quote_model:
-        from jaxmm.envs.lob.calibration import calibrate_quote_model
-        # The fit quotes fixed depths from the mid: it runs on the continuous, mid-referenced
-        # variant of the same book, whatever the agent's action format.
-        probe_cfg = dataclasses.replace(cfg, action_type="continuous", quote_reference="mid",
-                                        quote_sides="bid_ask")
-        fitted = calibrate_quote_model(env_from_config(probe_cfg), params_from_config(probe_cfg, reward_weights),
-                                       jax.random.key(CALIBRATION_SEED))
-        params = params.replace(qm_volatility=fitted.qm_volatility, qm_arrival_rate=fitted.qm_arrival_rate,
-                                qm_fill_decay=fitted.qm_fill_decay)
+        params = params.replace(**_fitted_quote_model(cfg, params))
     return env, params
+
+
+_QUOTE_MODEL_FITS: dict = {}  # probe config -> fitted qm_* leaves; the fit is deterministic
+
+
+def _fitted_quote_model(cfg: LobEnvConfig, params: LobEnvParams) -> dict:
+    """The quote model fitted to the book of ``cfg``, computed once per book and process.
+
+    The fit quotes fixed depths from the mid, so it runs on the continuous,
+    mid-referenced variant of the same book (only the action table differs in the
+    params), whatever the agent's action format."""
+    from jaxmm.envs.lob.build import action_table, env_from_config
+    from jaxmm.envs.lob.calibration import calibrate_quote_model
+    probe_cfg = dataclasses.replace(cfg, action_type="continuous", quote_reference="mid",
+                                    quote_sides="bid_ask", offset_grid=(), flatten_action=False)
+    if probe_cfg not in _QUOTE_MODEL_FITS:
+        probe_params = params.replace(action_table=jnp.asarray(action_table(probe_cfg), jnp.float32))
+        fitted = calibrate_quote_model(env_from_config(probe_cfg), probe_params,
+                                       jax.random.key(CALIBRATION_SEED))
+        _QUOTE_MODEL_FITS[probe_cfg] = {name: getattr(fitted, name)
+                                        for name in ("qm_volatility", "qm_arrival_rate", "qm_fill_decay")}
+    return _QUOTE_MODEL_FITS[probe_cfg]
