@@ -37,8 +37,8 @@ def main() -> None:
     config = load_config(args.config, args.overrides)
     env, env_params = make_env(config)
     optimum = make_baseline(OPTIMUM_POLICY, config, env, env_params).closed_form_value
-    learner = make_learner(config, env, env_params)
-    state = learner.init(jax.random.PRNGKey(config.train.seed))
+    learner = make_learner(config, env)
+    state = learner.init(jax.random.PRNGKey(config.train.seed), env_params, learner.hyper(config))
     run_chunk, compile_s = compile_chunk(learner.train_chunk, state)
     chunks = -(-config.train.total_env_steps // learner.env_steps_per_chunk)
     train_s, eval_s, reached_s, reached_steps, ratio = 0.0, 0.0, None, None, float("nan")

@@ -11,6 +11,8 @@ counters), ``config`` (the config as JSON, authoritative for resuming) and
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,8 +22,10 @@ import orbax.checkpoint as ocp
 from jaxmm.config import Config, config_from_dict
 from jaxmm.errors import CheckpointError, ConfigError
 from jaxmm.policy import Policy
+from jaxmm.population import build_population
 
 CHECKPOINT_DIR = "checkpoints"
+CORRUPT_DIR = "corrupt_checkpoints"  # checkpoints a resume could not restore, set aside
 CONFIG_FILE = "config.yaml"
 STATE_ITEM, CONFIG_ITEM, META_ITEM = "state", "config", "meta"
 # The only config value a resumed run may change.
@@ -95,16 +99,43 @@ def read_config(run_dir: str | Path) -> tuple[Config, dict]:
     return config, dict(items[META_ITEM])
 
 
-def restore_state(manager: ocp.CheckpointManager, run_dir: Path, template: Any) -> tuple[Any, dict]:
-    """Restore the latest state into the structure (shapes, dtypes) of ``template``."""
-    step = _latest_step(manager, run_dir)
+def restore_state(manager: ocp.CheckpointManager, run_dir: Path, template: Any,
+                  fallback: bool = False) -> tuple[Any, dict]:
+    """Restore the latest state into the structure (shapes, dtypes) of ``template``.
+
+    With ``fallback``, a checkpoint that does not restore is skipped for the newest older one
+    that does (saying which was taken); without it, or when none restores, one line names it."""
+    _latest_step(manager, run_dir)
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _drop_empty(template))
-    try:
-        items = manager.restore(step, args=ocp.args.Composite(**{
-            STATE_ITEM: ocp.args.StandardRestore(abstract), META_ITEM: ocp.args.JsonRestore()}))
-    except Exception as err:
-        raise _corrupt(run_dir, step, err) from None
-    return _refill_empty(template, items[STATE_ITEM]), dict(items[META_ITEM])
+    steps = sorted(manager.all_steps(), reverse=True)
+    failures = []
+    for step in steps if fallback else steps[:1]:
+        try:
+            items = manager.restore(step, args=ocp.args.Composite(**{
+                STATE_ITEM: ocp.args.StandardRestore(abstract), META_ITEM: ocp.args.JsonRestore()}))
+        except Exception as err:  # orbax raises many types for damaged files
+            failures.append(_corrupt(run_dir, step, err))
+            continue
+        if failures:
+            _set_aside(manager, run_dir, [s for s in steps if s > step])
+            print(f"{failures[0]}; resuming from checkpoint {step}, the newest that restores (the newer "
+                  f"ones are kept in {run_dir / CORRUPT_DIR})", file=sys.stderr)
+        return _refill_empty(template, items[STATE_ITEM]), dict(items[META_ITEM])
+    if len(failures) > 1:
+        raise CheckpointError(f"{failures[0]}, and none of the {len(failures) - 1} older checkpoints "
+                              "restores either")
+    raise failures[0]
+
+
+def _set_aside(manager: ocp.CheckpointManager, run_dir: Path, steps: list[int]) -> None:
+    """Move checkpoints that do not restore out of the manager's way (nothing is deleted)."""
+    target = run_dir / CORRUPT_DIR
+    target.mkdir(exist_ok=True)
+    for step in steps:
+        source = run_dir / CHECKPOINT_DIR / str(step)
+        if source.exists():
+            source.rename(target / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}")
+    manager.reload()
 
 
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -130,35 +161,49 @@ def check_compatible(saved: Config, requested: Config) -> None:
                               f"{', '.join(sorted(RESUMABLE_KEYS))} may change")
 
 
-def _spaces(env, env_params) -> tuple:
+def _spaces(env) -> tuple:
     """What a policy depends on: the environment, its observation shape and its action space."""
-    action = env.action_space(env_params)
-    return (env.name, tuple(env.observation_space(env_params).shape),
+    action = env.action_space()
+    return (env.name, tuple(env.observation_space().shape),
             getattr(action, "n", None), tuple(getattr(action, "shape", ()) or ()))
 
 
-def load_policy(run_dir: str | Path, for_env: tuple | None = None) -> tuple[Config, Policy]:
-    """The deterministic policy (mean / argmax action, normaliser applied) of a run's latest
-    checkpoint. With ``for_env`` = (env, env_params), raise a one-line error unless the run
-    was trained on an environment of the same kind, observation shape and action space."""
-    from jaxmm.agents import make_learner
-    from jaxmm.envs import make_env
+def check_same_spaces(run_dir: Path, trained_env, wanted_env) -> None:
+    """One line unless both environments have the same kind, observation shape and action space."""
+    trained, wanted = _spaces(trained_env), _spaces(wanted_env)
+    if trained != wanted:
+        raise CheckpointError(
+            f"{run_dir} was trained on env {trained[0]} with observations of shape {trained[1]} and "
+            f"actions {trained[2] or trained[3]}; the requested config has env {wanted[0]}, "
+            f"observations {wanted[1]}, actions {wanted[2] or wanted[3]}")
 
+
+def restore_population(run_dir: str | Path):
+    """(population, stacked state) of a run's latest checkpoint."""
     run_dir = _require_run_dir(run_dir)
     config, _ = read_config(run_dir)
-    env, env_params = make_env(config)
-    if for_env is not None:
-        trained, wanted = _spaces(env, env_params), _spaces(*for_env)
-        if trained != wanted:
-            raise CheckpointError(
-                f"{run_dir} was trained on env {trained[0]} with observations of shape {trained[1]} and "
-                f"actions {trained[2] or trained[3]}; the requested config has env {wanted[0]}, "
-                f"observations {wanted[1]}, actions {wanted[2] or wanted[3]}")
-    learner = make_learner(config, env, env_params)
-    template = learner.init(jax.random.PRNGKey(config.train.seed))
+    population = build_population(config)
     manager = open_manager(run_dir, read_only=True)
     try:
-        state, _ = restore_state(manager, run_dir, template)
+        state, _ = restore_state(manager, run_dir, population.init())
     finally:
         manager.close()
-    return config, learner.policy(state)
+    return population, state
+
+
+def load_policy(run_dir: str | Path, for_env: tuple | None = None, member: int = 0) -> tuple[Config, Policy]:
+    """The deterministic policy (mean / argmax action, normaliser applied) of member ``member``
+    of a run's latest checkpoint. With ``for_env`` = (env, env_params), raise a one-line error
+    unless the run was trained on an environment of the same kind, observation shape and
+    action space."""
+    population, state = restore_population(run_dir)
+    if for_env is not None:
+        check_same_spaces(Path(run_dir), population.env, for_env[0])
+    check_member(run_dir, member, population.size)
+    return population.members[member].config, population.policy(state, member)
+
+
+def check_member(run_dir, member: int, size: int) -> None:
+    if not 0 <= member < size:
+        raise CheckpointError(f"#member={member} is out of range: {run_dir} holds {size} member"
+                              f"{'s' if size > 1 else ''} (0..{size - 1})")

@@ -11,10 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from jaxmm.errors import JaxmmError
-
-EXIT_INPUT_ERROR = 2
-EXIT_INTERRUPTED = 130
+from jaxmm.errors import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, run_guarded  # noqa: F401 (re-exported)
 
 
 def _add_overrides(parser: argparse.ArgumentParser) -> None:
@@ -26,13 +23,13 @@ def _evaluate(args: argparse.Namespace) -> None:
     from jaxmm.config import load_config
     from jaxmm.envs import make_env
     from jaxmm.evaluate import evaluate_policy, sample_paths
-    from jaxmm.policies import CHECKPOINT_PREFIX
+    from jaxmm.policies import CHECKPOINT_PREFIX, checkpoint_config
     from jaxmm.reporting import format_table, plot_inventory_paths, plot_pnl_distribution, write_json
 
-    config_path = args.config
-    if config_path is None and args.policy and args.policy.startswith(CHECKPOINT_PREFIX):
-        config_path = Path(args.policy[len(CHECKPOINT_PREFIX):]) / "config.yaml"
-    config = load_config(config_path, args.overrides)
+    if args.config is None and args.policy and args.policy.startswith(CHECKPOINT_PREFIX):
+        config = checkpoint_config(args.policy, args.overrides)  # the run's (member's) own config
+    else:
+        config = load_config(args.config, args.overrides)
     policy_spec = args.policy or config.policy.name
     episodes = args.episodes or config.eval.episodes
     seed = config.eval.seed if args.seed is None else args.seed
@@ -79,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="roll out a policy on many episodes")
     evaluate.add_argument("--config", help="experiment YAML (default: built-in defaults)")
     evaluate.add_argument("--policy", help="baseline name, or checkpoint:RUN_DIR for a trained policy "
-                          "(default: policy.name of the config)")
+                          "(checkpoint:RUN_DIR#member=K or #best=sharpe for a sweep member; "
+                          "default: policy.name of the config)")
     evaluate.add_argument("--episodes", type=int, help="number of episodes (default: eval.episodes)")
     evaluate.add_argument("--seed", type=int, help="random seed (default: eval.seed)")
     evaluate.add_argument("--batch-size", type=int, help="episodes in parallel (default: eval.batch_size)")
@@ -106,19 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_cli(argv[1:])
     args = build_parser().parse_args(argv)
     return run_guarded(args.func, args)
-
-
-def run_guarded(fn, *args) -> int:
-    """Run ``fn(*args)``; input errors print one line (exit 2), Ctrl-C exits 130, no traceback."""
-    try:
-        fn(*args)
-    except JaxmmError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return 0
 
 
 if __name__ == "__main__":

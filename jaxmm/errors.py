@@ -20,3 +20,22 @@ class CheckpointError(JaxmmError):
 
 class DataError(JaxmmError):
     """A market-data file is missing or malformed."""
+
+
+EXIT_INPUT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def run_guarded(fn, *args) -> int:
+    """Run ``fn(*args)``; input errors print one line (exit 2), Ctrl-C exits 130, no traceback."""
+    import sys
+
+    try:
+        fn(*args)
+    except JaxmmError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0

@@ -27,7 +27,8 @@ import yaml
 
 from jaxmm import checkpoint
 from jaxmm.config import Config, load_config
-from jaxmm.errors import CheckpointError
+from jaxmm.errors import CheckpointError, run_guarded
+from jaxmm.sweeps import placement
 
 DEFAULT_CONFIG = Path("configs/ppo_lob.yaml")
 RUNS_DIR = Path("runs")
@@ -37,7 +38,7 @@ LEARNING_CURVE = "learning_curve.png"
 TENSORBOARD_DIR = "tensorboard"
 EVENTS_FLUSH_SECONDS = 10
 SUMMARY_FILE = "training.json"
-ROW_KEYS = ("chunk", "env_steps", "wall_time", "steps_per_s")
+MEMBER_RUN_FORMAT = "member_{:03d}"  # TensorBoard run of each sweep member
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", help="run directory (default: runs/<train.name>-<timestamp>)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--distributed", action="store_true",
+                        help="join the other hosts of a multi-host job (jax.distributed.initialize())")
     parser.add_argument("overrides", nargs="*", metavar="section.key=value",
                         help="override config values, e.g. train.total_env_steps=2e6")
     return parser
@@ -54,8 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """``main`` with user errors printed as one line (exit 2) and Ctrl-C as exit 130."""
-    from jaxmm.cli import run_guarded
-
     return run_guarded(main, argv)
 
 
@@ -63,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     args = build_parser().parse_args(argv)
     if args.resume and args.run_dir:
         raise CheckpointError("--resume names the run directory already; drop --run-dir")
+    if args.distributed:
+        jax.distributed.initialize()  # JAX's own runtime; reads SLURM / the JAX_* variables
     return train(config_path=args.config, overrides=args.overrides, run_dir=args.run_dir,
                  resume=args.resume, progress=not args.no_progress)
 
@@ -86,43 +89,49 @@ def resolve_run(config_path, overrides, run_dir, resume) -> tuple[Config, Path]:
 
 
 class MetricsLog:
-    """Appends one row per chunk to ``metrics.jsonl``, ``metrics.csv`` and TensorBoard events."""
+    """Appends one row per chunk and member to ``metrics.jsonl``, ``metrics.csv`` and TensorBoard
+    events (one TensorBoard run per member in a sweep: ``tensorboard/member_000``, ...)."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, sweep: bool = False):
         self.jsonl = run_dir / METRICS_JSONL
         self.csv = run_dir / METRICS_CSV
         self.events_dir = run_dir / TENSORBOARD_DIR
-        self._events = None
+        self.sweep = sweep
+        self._events: dict[int, Any] = {}
 
-    def _event_writer(self):
-        if self._events is None:
+    def _event_writer(self, member: int):
+        if member not in self._events:
             from tensorboardX import SummaryWriter
 
-            self._events = SummaryWriter(str(self.events_dir), flush_secs=EVENTS_FLUSH_SECONDS)
-        return self._events
+            logdir = self.events_dir / MEMBER_RUN_FORMAT.format(member) if self.sweep else self.events_dir
+            self._events[member] = SummaryWriter(str(logdir), flush_secs=EVENTS_FLUSH_SECONDS)
+        return self._events[member]
 
     def close(self) -> None:
-        if self._events is not None:
-            self._events.close()
-            self._events = None
+        for events in self._events.values():
+            events.close()
+        self._events = {}
 
-    def write(self, row: dict[str, float]) -> None:
-        self._write_files(row)
-        events = self._event_writer()
-        for key, value in row.items():
-            if key not in ("chunk", "env_steps") and math.isfinite(value):
-                events.add_scalar(f"train/{key}", value, global_step=int(row["env_steps"]))
-        events.flush()
+    def write(self, rows: list[dict[str, float]]) -> None:
+        self._write_files(rows)
+        for row in rows:
+            events = self._event_writer(int(row.get("member", 0)))
+            for key, value in row.items():
+                if key not in ("chunk", "env_steps", "member") and isinstance(value, float) \
+                        and math.isfinite(value):
+                    events.add_scalar(f"train/{key}", value, global_step=int(row["env_steps"]))
+            events.flush()
 
-    def _write_files(self, row: dict[str, float]) -> None:
+    def _write_files(self, rows: list[dict[str, Any]]) -> None:
         with self.jsonl.open("a") as f:
-            f.write(json.dumps({k: _json_number(v) for k, v in row.items()}) + "\n")
+            for row in rows:
+                f.write(json.dumps({k: _json_number(v) for k, v in row.items()}) + "\n")
         new = not self.csv.exists()
         with self.csv.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             if new:
                 writer.writeheader()
-            writer.writerow(row)
+            writer.writerows(rows)
 
     def rows(self) -> list[dict]:
         if not self.jsonl.exists():
@@ -134,12 +143,12 @@ class MetricsLog:
         rows = [r for r in self.rows() if r["chunk"] <= chunk]
         for path in (self.jsonl, self.csv):
             path.unlink(missing_ok=True)
-        for row in rows:
-            self._write_files(row)  # event files are append-only; TensorBoard keeps the newest value
+        if rows:
+            self._write_files(rows)  # event files are append-only; TensorBoard keeps the newest value
 
 
-def _json_number(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _json_number(value: Any) -> Any:
+    return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
 def plot_learning_curve(rows: list[dict], path: Path) -> Path | None:
@@ -150,12 +159,16 @@ def plot_learning_curve(rows: list[dict], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = np.array([r["env_steps"] for r in rows], float)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    members = sorted({r.get("member", 0) for r in rows})
     for ax, key, label in ((axes[0], "episode_reward", "mean episode reward"),
                            (axes[1], "episode_abs_inventory", "mean |final inventory|")):
-        values = np.array([np.nan if r.get(key) is None else r[key] for r in rows], float)
-        ax.plot(steps, values, marker=".")
+        for k in members:
+            mine = [r for r in rows if r.get("member", 0) == k]
+            steps = np.array([r["env_steps"] for r in mine], float)
+            values = np.array([np.nan if r.get(key) is None else r[key] for r in mine], float)
+            ax.plot(steps, values, marker="." if len(members) == 1 else None,
+                    lw=1.0 if len(members) == 1 else 0.6)
         ax.set_xlabel("environment steps")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -208,53 +221,82 @@ def compile_chunk(train_chunk, state):
     return train_chunk, time.perf_counter() - start
 
 
+def chunk_rows(population, metrics: dict[str, np.ndarray], chunk: int, steps_per_chunk: int,
+               wall_time: float, steps_per_s: float) -> list[dict[str, Any]]:
+    """One row per member: chunk, member, its swept values, counters, then the chunk's metrics."""
+    rows = []
+    for m in population.members:
+        row: dict[str, Any] = {"chunk": chunk, "member": m.index}
+        row.update({key: value for key, value in m.values.items()})
+        row.update({"env_steps": chunk * steps_per_chunk, "wall_time": wall_time, "steps_per_s": steps_per_s})
+        row.update({key: float(np.asarray(value)[m.index]) for key, value in metrics.items()})
+        rows.append(row)
+    return rows
+
+
+def _mean_metrics(metrics: dict[str, np.ndarray]) -> dict[str, float]:
+    out = {}
+    for key, value in metrics.items():
+        finite = np.asarray(value)[np.isfinite(value)]
+        out[key] = float(finite.mean()) if finite.size else float("nan")
+    return out
+
+
 def train(config_path=None, overrides: Sequence[str] = (), run_dir=None, resume=None,
           progress: bool = True) -> Path:
-    """Train (or resume) a run; returns its directory."""
-    from jaxmm.agents import make_learner
-    from jaxmm.envs import make_env
+    """Train (or resume) a run, a sweep's members all together; returns its directory."""
+    from jaxmm.population import build_population
 
     config, run_dir = resolve_run(config_path, overrides, run_dir, resume)
+    population = build_population(config)
+    learner = population.learner
+    primary = jax.process_index() == 0
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / checkpoint.CONFIG_FILE).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    env, env_params = make_env(config)
-    learner = make_learner(config, env, env_params)
+    if primary:
+        (run_dir / checkpoint.CONFIG_FILE).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     steps_per_chunk = learner.env_steps_per_chunk
     total_chunks = math.ceil(config.train.total_env_steps / steps_per_chunk)
-    log = MetricsLog(run_dir)
+    log = MetricsLog(run_dir, sweep=population.is_sweep)
     manager = checkpoint.open_manager(run_dir, keep=config.train.keep_checkpoints)
-    state = learner.init(jax.random.PRNGKey(config.train.seed))
+    state = population.init()
     chunk = 0
     if resume is not None:
-        state, meta = checkpoint.restore_state(manager, run_dir, state)
+        state, meta = checkpoint.restore_state(manager, run_dir, state, fallback=True)
         chunk = int(meta["chunk"])
-        log.truncate_after(chunk)
-    run_chunk, compile_s = compile_chunk(learner.train_chunk, state)
+        if primary:
+            log.truncate_after(chunk)
+    mode = placement.resolve_mode(config.train.sharding, population.size, config.learner().num_envs)
+    shardings = placement.state_shardings(state, mode, learner.env_axis_fields)
+    state = placement.place(state, shardings)
+    run_chunk, compile_s = compile_chunk(placement.jit_chunk(jax.vmap(learner.chunk), shardings), state)
     first_chunk = saved_chunk = chunk
     start = time.perf_counter()
     run_s = 0.0
+    all_steps = steps_per_chunk * population.size
 
     def save_now():
         checkpoint.save(manager, chunk, state, config,
-                        {"chunk": chunk, "env_steps": chunk * steps_per_chunk, "algo": config.train.algo})
+                        {"chunk": chunk, "env_steps": chunk * steps_per_chunk, "algo": config.train.algo,
+                         "members": population.size})
 
-    bar = _progress_bar(total_chunks * steps_per_chunk, chunk * steps_per_chunk, progress)
+    bar = _progress_bar(total_chunks * all_steps, chunk * all_steps, progress and primary)
     try:
         with sigterm_as_interrupt():
             while chunk < total_chunks:
                 tick = time.perf_counter()
                 new_state, metrics = run_chunk(state)
-                metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                metrics = {k: np.asarray(v, np.float64) for k, v in placement.to_host(metrics).items()}
                 elapsed = time.perf_counter() - tick
-                row = {"chunk": chunk + 1, "env_steps": (chunk + 1) * steps_per_chunk,
-                       "wall_time": time.perf_counter() - start, "steps_per_s": steps_per_chunk / elapsed,
-                       **metrics}
+                steps_per_s = all_steps / elapsed
+                rows = chunk_rows(population, metrics, chunk + 1, steps_per_chunk,
+                                  time.perf_counter() - start, steps_per_s)
                 # A row logged before an interrupt is dropped on resume if its state was not saved.
-                log.write(row)
+                if primary:
+                    log.write(rows)
                 state, chunk = new_state, chunk + 1
                 run_s += elapsed
-                bar.update(steps_per_chunk)
-                bar.set_postfix(_postfix(metrics, row["steps_per_s"]))
+                bar.update(all_steps)
+                bar.set_postfix(_postfix(_mean_metrics(metrics), steps_per_s))
                 if chunk % config.train.checkpoint_every_chunks == 0 or chunk == total_chunks:
                     save_now()
                     saved_chunk = chunk
@@ -273,21 +315,31 @@ def train(config_path=None, overrides: Sequence[str] = (), run_dir=None, resume=
     manager.wait_until_finished()
     manager.close()
 
-    steps_run = (chunk - first_chunk) * steps_per_chunk
+    steps_run = (chunk - first_chunk) * all_steps
     summary = {
         "env_steps": chunk * steps_per_chunk, "chunks": chunk, "env_steps_per_chunk": steps_per_chunk,
+        "members": population.size, "sharding": mode, "devices": jax.device_count(),
         "device": str(jax.devices()[0]), "compile_s": compile_s, "train_s": run_s,
         "steps_per_s_excluding_compile": steps_run / run_s if run_s > 0 else None,
         "steps_per_s_including_compile": steps_run / (run_s + compile_s) if steps_run else None,
     }
+    if not primary:
+        return run_dir
     plot_learning_curve(log.rows(), run_dir / LEARNING_CURVE)
-    evaluation = evaluate_run(config, env, env_params, learner.policy(state), run_dir)
+    state = jax.device_get(state)
+    if population.is_sweep:
+        from jaxmm.sweeps.report import evaluate_sweep
+
+        evaluate_sweep(population, state, run_dir)
+    else:
+        evaluation = evaluate_run(config, population.env, population.member_env_params(0),
+                                  population.policy(state, 0), run_dir)
+        if evaluation:
+            from jaxmm.reporting import format_table
+
+            print(format_table(evaluation))
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     print(f"run directory: {run_dir}")
-    if evaluation:
-        from jaxmm.reporting import format_table
-
-        print(format_table(evaluation))
     return run_dir
 
 

@@ -9,10 +9,10 @@ def interrupt_then_resume(monkeypatch, argv, run_dir, interrupt_at_chunk=2):
     """Train with ``argv`` into ``run_dir``, Ctrl-C while logging ``interrupt_at_chunk``, resume."""
     original_write = training.MetricsLog.write
 
-    def interrupt(self, row):
-        if row["chunk"] == interrupt_at_chunk:
+    def interrupt(self, rows):
+        if rows[0]["chunk"] == interrupt_at_chunk:
             raise KeyboardInterrupt
-        original_write(self, row)
+        original_write(self, rows)
 
     monkeypatch.setattr(training.MetricsLog, "write", interrupt)
     with pytest.raises(KeyboardInterrupt):

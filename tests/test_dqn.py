@@ -12,12 +12,14 @@ import pytest
 from jaxmm import checkpoint, training
 from jaxmm.agents import make_learner
 from jaxmm.agents.dqn import hyper_from_config
+from jaxmm.errors import ConfigError
 from jaxmm.agents.dqn_losses import (Transition, double_dqn_target, linear_schedule, nstep_transition,
                                      td_loss, update_target)
 from jaxmm.baselines import dynamic_programming
 from jaxmm.config.loader import load_config
 from jaxmm.envs import make_env
 from jaxmm.evaluate import evaluate_policy
+from jaxmm.sweeps.stacking import member
 from tests.interrupt import interrupt_then_resume
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -41,7 +43,11 @@ TINY = [
 def _tiny(*overrides):
     cfg = load_config(CONFIGS / "dqn_cj_small.yaml", [*TINY, *overrides])
     env, env_params = make_env(cfg)
-    return cfg, env, env_params, make_learner(cfg, env, env_params)
+    return cfg, env, env_params, make_learner(cfg, env)
+
+
+def _init(learner, cfg, env_params, key, hyper=None):
+    return learner.init(key, env_params, learner.hyper(cfg) if hyper is None else hyper)
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +134,8 @@ def test_linear_schedule_schedule():
 # ---------------------------------------------------------------- the learner
 def test_buffer_holds_final_observations_of_truncated_steps(tiny):
     cfg, env, env_params, learner = tiny
-    no_learning = hyper_from_config(cfg.learner("dqn")).replace(learning_starts=jnp.int32(10**9))
-    state, _ = learner.train_chunk(learner.init(jax.random.key(0), no_learning))  # 2 episodes per env
+    no_learning = hyper_from_config(cfg).replace(learning_starts=jnp.int32(10**9))
+    state, _ = learner.train_chunk(_init(learner, cfg, env_params, jax.random.key(0), no_learning))  # 2 episodes per env
     data = jax.tree.map(np.asarray, state.buffer.data)
     done = data.done[: int(state.buffer.size)]
     assert done.sum() == 2 * cfg.learner("dqn").num_envs
@@ -142,7 +148,7 @@ def test_buffer_holds_final_observations_of_truncated_steps(tiny):
 
 def test_dqn_learns_a_problem_with_a_known_answer(tiny):
     cfg, env, env_params, learner = tiny
-    state = learner.init(jax.random.key(0))
+    state = _init(learner, cfg, env_params, jax.random.key(0))
     for _ in range(30):
         state, metrics = learner.train_chunk(state)
     assert float(metrics["episodes"]) > 0
@@ -152,11 +158,12 @@ def test_dqn_learns_a_problem_with_a_known_answer(tiny):
 
 def test_seeds_and_learning_rates_vmap_in_one_program():
     cfg, env, env_params, learner = _tiny("train.chunk_env_steps=160", "dqn.learning_starts=0")
-    base = hyper_from_config(cfg.learner("dqn"))
+    base = hyper_from_config(cfg)
     hypers = jax.tree.map(lambda x: jnp.stack([x, x]), base)
     rates = jnp.array([1e-3, 0.0], jnp.float32)
     hypers = hypers.replace(learning_rate=rates, learning_rate_end=rates)
-    states = jax.vmap(learner.init)(jax.random.split(jax.random.key(0), 2), hypers)
+    params = jax.tree.map(lambda x: jnp.stack([x, x]), env_params)
+    states = jax.vmap(learner.init)(jax.random.split(jax.random.key(0), 2), params, hypers)
     first = jax.tree.map(lambda x: x, states.online)
     states, metrics = jax.vmap(learner.train_chunk)(states)
     assert metrics["loss"].shape == (2,)
@@ -166,15 +173,8 @@ def test_seeds_and_learning_rates_vmap_in_one_program():
 
 
 def _saved_state(run):
-    config, _ = checkpoint.read_config(run)
-    env, env_params = make_env(config)
-    learner = make_learner(config, env, env_params)
-    manager = checkpoint.open_manager(run, read_only=True)
-    try:
-        state, _ = checkpoint.restore_state(manager, run, learner.init(jax.random.PRNGKey(config.train.seed)))
-    finally:
-        manager.close()
-    return state
+    _, state = checkpoint.restore_population(run)
+    return member(state, 0)
 
 
 def test_interrupted_and_resumed_training_matches_uninterrupted(tmp_path, monkeypatch):
@@ -196,11 +196,11 @@ def test_interrupted_and_resumed_training_matches_uninterrupted(tmp_path, monkey
 def test_config_builds_and_needs_a_discrete_action_space():
     cfg = load_config(CONFIGS / "dqn_cj_small.yaml")
     env, env_params = make_env(cfg)
-    assert make_learner(cfg, env, env_params).env_steps_per_chunk > 0
+    assert make_learner(cfg, env).env_steps_per_chunk > 0
     cfg = load_config(CONFIGS / "dqn_cj_small.yaml", ["env.action_type=continuous"])
     env, env_params = make_env(cfg)
-    with pytest.raises(ValueError, match="discrete"):
-        make_learner(cfg, env, env_params)
+    with pytest.raises(ConfigError, match="discrete"):
+        make_learner(cfg, env)
 
 
 @pytest.mark.slow
@@ -208,9 +208,9 @@ def test_cj_small_reaches_97_percent_of_the_dynamic_programming_optimum():
     """The acceptance run: train on configs/dqn_cj_small.yaml, evaluate greedily on fresh episodes."""
     cfg = load_config(CONFIGS / "dqn_cj_small.yaml")
     env, env_params = make_env(cfg)
-    learner = make_learner(cfg, env, env_params)
+    learner = make_learner(cfg, env)
     start = time.perf_counter()
-    state = learner.init(jax.random.key(cfg.train.seed))
+    state = _init(learner, cfg, env_params, jax.random.key(cfg.train.seed))
     for _ in range(cfg.train.total_env_steps // learner.env_steps_per_chunk):
         state, _ = learner.train_chunk(state)
     jax.block_until_ready(state)

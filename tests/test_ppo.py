@@ -27,7 +27,11 @@ PROBE = [
 def _learner(overrides):
     config = load_config(None, overrides)
     env, env_params = make_env(config)
-    return config, env, env_params, make_learner(config, env, env_params)
+    return config, env, env_params, make_learner(config, env)
+
+
+def _init(learner, config, env_params, seed):
+    return learner.init(jax.random.PRNGKey(seed), env_params, learner.hyper(config))
 
 
 def _deterministic_action(learner, state, env, env_params):
@@ -37,8 +41,8 @@ def _deterministic_action(learner, state, env, env_params):
 
 
 def test_learns_optimal_one_step_depth_continuous():
-    _, env, env_params, learner = _learner(PROBE + ["train.chunk_env_steps=100000"])
-    state = learner.init(jax.random.PRNGKey(0))
+    config, env, env_params, learner = _learner(PROBE + ["train.chunk_env_steps=100000"])
+    state = _init(learner, config, env_params, 0)
     for _ in range(2):
         state, metrics = learner.train_chunk(state)
     depths = _deterministic_action(learner, state, env, env_params)
@@ -52,9 +56,9 @@ def test_learns_optimal_one_step_depth_continuous():
 
 def test_learns_best_grid_pair_discrete():
     grid = [0.0, PROBE_OPTIMAL_DEPTH, 0.3]
-    _, env, env_params, learner = _learner(
+    config, env, env_params, learner = _learner(
         PROBE + ["env.action_type=discrete", f"env.depth_grid={grid}", "train.chunk_env_steps=50000"])
-    state = learner.init(jax.random.PRNGKey(1))
+    state = _init(learner, config, env_params, 1)
     for _ in range(2):
         state, _ = learner.train_chunk(state)
     action = int(_deterministic_action(learner, state, env, env_params))
@@ -62,8 +66,9 @@ def test_learns_best_grid_pair_discrete():
 
 
 def test_second_chunk_and_new_learning_rate_do_not_recompile():
-    _, _, _, learner = _learner(PROBE + ["train.chunk_env_steps=2048", "ppo.num_envs=16", "ppo.rollout_len=4"])
-    state = learner.init(jax.random.PRNGKey(0))
+    config, _, env_params, learner = _learner(PROBE + ["train.chunk_env_steps=2048", "ppo.num_envs=16",
+                                                        "ppo.rollout_len=4"])
+    state = _init(learner, config, env_params, 0)
     state, _ = learner.train_chunk(state)
     state, metrics = learner.train_chunk(state)
     assert learner.train_chunk._cache_size() == 1

@@ -104,9 +104,18 @@ def test_bad_input_is_one_clear_error(run_dir, tmp_path, capsys):
             path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     with pytest.raises(CheckpointError, match="corrupt"):
         checkpoint.load_policy(corrupt)
-    assert training.run_cli(["--resume", str(corrupt), "--no-progress"]) == 2
+    from jaxmm.cli import EXIT_INPUT_ERROR, main
+
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", f"checkpoint:{corrupt}", "--episodes", "4"]) == EXIT_INPUT_ERROR
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "corrupt" in err[0]
+    # --resume falls back to the newest checkpoint that restores, says which, and sets the bad one aside.
+    assert training.run_cli(["--resume", str(corrupt), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "checkpoints/3 is corrupt" in err and "resuming from checkpoint 2" in err
+    assert len(list((corrupt / checkpoint.CORRUPT_DIR).iterdir())) == 1
+    assert checkpoint.read_config(corrupt)[1]["chunk"] == 3  # chunk 3 trained again and saved
 
 
 def test_evaluating_a_checkpoint_on_another_environment_is_one_line(run_dir, capsys):

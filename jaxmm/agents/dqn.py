@@ -30,6 +30,7 @@ from jaxmm.agents.networks import MLP
 from jaxmm.agents.normalization import RunningMeanStd, init_normalizer, normalize, update_normalizer
 from jaxmm.agents.rollout import (EpisodeTracker, episode_metrics, init_totals, init_tracker, reset_envs,
                                   step_envs, track_episodes)
+from jaxmm.errors import ConfigError
 from jaxmm.policy import Policy
 
 Q_INIT_SCALE = 1.0  # orthogonal init gain of the Q head
@@ -72,7 +73,9 @@ class DQNHyper:
     huber_delta: jax.Array
 
 
-def hyper_from_config(cfg: DQNConfig) -> DQNHyper:
+def hyper_from_config(config) -> DQNHyper:
+    """The float hyperparameters of ``config`` (its ``dqn`` section)."""
+    cfg: DQNConfig = config.learner("dqn")
     f32 = lambda x: jnp.asarray(x, jnp.float32)
     return DQNHyper(
         learning_rate=f32(cfg.learning_rate),
@@ -92,6 +95,7 @@ class DQNState:
     opt_state: Any
     normalizer: RunningMeanStd
     hyper: DQNHyper
+    env_params: Any  # the environment's parameters (reward weights included): data, not constants
     env_state: Any  # batched over environments
     obs: jax.Array  # float32 (num_envs, obs_dim)
     window: Transition  # the last n_step - 1 steps, leaves (n_step - 1, num_envs, ...)
@@ -106,14 +110,14 @@ def _optimizer(learning_rate, max_grad_norm):
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate))
 
 
-def make_learner(config, env, env_params) -> Learner:
+def make_learner(config, env) -> Learner:
     cfg: DQNConfig = config.learner("dqn")
-    if not hasattr(env.action_space(env_params), "n"):
-        raise ValueError("DQN needs a discrete action space; set env.action_type: discrete")
-    num_actions = int(env.action_space(env_params).n)
+    if not hasattr(env.action_space(), "n"):
+        raise ConfigError("train.algo: dqn needs a discrete action space; set env.action_type: discrete")
+    num_actions = int(env.action_space().n)
     num_envs, n_step = cfg.num_envs, cfg.n_step
     iterations = max(1, config.train.chunk_env_steps // num_envs)
-    obs_dim = int(env.observation_space(env_params).shape[0])
+    obs_dim = int(env.observation_space().shape[0])
     normalize_obs = cfg.normalize_obs
     network = QNetwork(tuple(cfg.hidden_sizes), num_actions, cfg.dueling, cfg.activation)
     tx = optax.inject_hyperparams(_optimizer)(learning_rate=cfg.learning_rate,
@@ -122,7 +126,7 @@ def make_learner(config, env, env_params) -> Learner:
     def q_values(params, normalizer, obs):
         return network.apply(params, normalize(normalizer, obs, normalize_obs))
 
-    def env_step(env_state, obs, key, action):
+    def env_step(env_params, env_state, obs, key, action):
         """Step all environments from ``obs``: new states and observations, the step's transitions, info."""
         next_obs, env_state, reward, terminated, truncated, info = step_envs(env, env_params, key,
                                                                              env_state, action)
@@ -131,8 +135,7 @@ def make_learner(config, env, env_params) -> Learner:
                           discount=1.0 - terminated.astype(jnp.float32), done=terminated | truncated)
         return env_state, next_obs.astype(jnp.float32), step, reward, info
 
-    def init(key, hyper: DQNHyper | None = None) -> DQNState:
-        hyper = hyper_from_config(cfg) if hyper is None else hyper
+    def init(key, env_params, hyper: DQNHyper) -> DQNState:
         net_key, reset_key, warm_key, key = jax.random.split(key, 4)
         online = network.init(net_key, jnp.zeros((obs_dim,), jnp.float32))
         opt_state = tx.init(online)
@@ -147,10 +150,11 @@ def make_learner(config, env, env_params) -> Learner:
         for warm in jax.random.split(warm_key, n_step - 1):
             action_key, step_key = jax.random.split(warm)
             action = jax.random.randint(action_key, (num_envs,), 0, num_actions, dtype=jnp.int32)
-            env_state, obs, step, reward, info = env_step(env_state, obs, step_key, action)
+            env_state, obs, step, reward, info = env_step(env_params, env_state, obs, step_key, action)
             tracker, _ = track_episodes(tracker, init_totals(), reward, step.done, info)
             steps.append(step)
-        shapes = jax.eval_shape(env_step, env_state, obs, warm_key, jnp.zeros((num_envs,), jnp.int32))[2]
+        shapes = jax.eval_shape(env_step, env_params, env_state, obs, warm_key,
+                                jnp.zeros((num_envs,), jnp.int32))[2]
         if steps:
             window = jax.tree.map(lambda *xs: jnp.stack(xs), *steps)
         else:
@@ -161,7 +165,8 @@ def make_learner(config, env, env_params) -> Learner:
         if normalize_obs:
             normalizer = update_normalizer(normalizer, obs)
         return DQNState(online=online, target=online, opt_state=opt_state, normalizer=normalizer,
-                        hyper=hyper, env_state=env_state, obs=obs, window=window, buffer=buffer,
+                        hyper=hyper, env_params=env_params, env_state=env_state, obs=obs, window=window,
+                        buffer=buffer,
                         tracker=tracker, key=key, env_steps=jnp.int32((n_step - 1) * num_envs),
                         gradient_steps=jnp.int32(0))
 
@@ -209,7 +214,8 @@ def make_learner(config, env, env_params) -> Learner:
         random_action = jax.random.randint(random_key, (num_envs,), 0, num_actions, dtype=jnp.int32)
         explore = jax.random.uniform(explore_key, (num_envs,)) < epsilon
         action = jnp.where(explore, random_action, greedy)
-        env_state, obs, step, reward, info = env_step(state.env_state, state.obs, step_key, action)
+        env_state, obs, step, reward, info = env_step(state.env_params, state.env_state, state.obs, step_key,
+                                                      action)
         tracker, totals = track_episodes(state.tracker, totals, reward, step.done, info)
         full = jax.tree.map(lambda w, x: jnp.concatenate([w, x[None]]), state.window, step)
         emitted = jax.vmap(nstep_transition, in_axes=(1, None))(full, hyper.gamma)
@@ -221,8 +227,7 @@ def make_learner(config, env, env_params) -> Learner:
         state, loss, q_mean, learned = learn(state, learn_key)
         return (state, totals), {"loss": loss, "q_mean": q_mean, "learned": learned, "epsilon": epsilon}
 
-    @jax.jit
-    def train_chunk(state: DQNState):
+    def chunk(state: DQNState):
         (state, totals), out = jax.lax.scan(iteration, (state, init_totals()), None, length=iterations)
         updates = jnp.maximum(jnp.sum(out["learned"]), 1.0)
         metrics = {**episode_metrics(totals), "loss": jnp.sum(out["loss"]) / updates,
@@ -237,6 +242,5 @@ def make_learner(config, env, env_params) -> Learner:
     def policy(state: DQNState) -> Policy:
         return Policy(name="dqn", act=act, params=(state.online, state.normalizer))
 
-    learner = Learner(init=init, train_chunk=train_chunk, env_steps_per_chunk=iterations * num_envs,
-                      policy=policy)
-    return learner
+    return Learner(hyper=hyper_from_config, init=init, chunk=chunk, train_chunk=jax.jit(chunk),
+                   env_steps_per_chunk=iterations * num_envs, policy=policy)

@@ -79,10 +79,10 @@ class ActorCritic(nn.Module):
 
 @dataclasses.dataclass(frozen=True)
 class SquashedGaussian:
-    """Diagonal Gaussian over raw actions; ``to_action`` squashes into [low, high]."""
+    """Diagonal Gaussian over raw actions; ``to_action`` squashes dimension i into [low[i], high[i]]."""
 
-    low: float
-    high: float
+    low: tuple[float, ...]
+    high: tuple[float, ...]
 
     def sample(self, key, dist):
         mean, log_std = dist
@@ -102,7 +102,9 @@ class SquashedGaussian:
 
     def to_action(self, raw):
         unit = 0.5 * (jnp.tanh(raw) + 1.0)
-        return (self.low + (self.high - self.low) * unit).astype(jnp.float32)
+        low = jnp.asarray(self.low, jnp.float32)
+        high = jnp.asarray(self.high, jnp.float32)
+        return (low + (high - low) * unit).astype(jnp.float32)
 
     def raw_spec(self, action_dim: int) -> jax.ShapeDtypeStruct:
         return jax.ShapeDtypeStruct((action_dim,), jnp.float32)
@@ -139,6 +141,8 @@ def make_head(action_space):
     """The head matching a gymnax action space: Box -> SquashedGaussian, Discrete -> Categorical."""
     if hasattr(action_space, "n"):
         return Categorical(int(action_space.n)), int(action_space.n)
-    low = float(np.min(np.asarray(action_space.low)))
-    high = float(np.max(np.asarray(action_space.high)))
-    return SquashedGaussian(low, high), int(np.prod(action_space.shape))
+    size = int(np.prod(action_space.shape))
+    # Each dimension keeps its own bounds (a scalar bound applies to every dimension).
+    low = np.broadcast_to(np.asarray(action_space.low, np.float32), action_space.shape).reshape(size)
+    high = np.broadcast_to(np.asarray(action_space.high, np.float32), action_space.shape).reshape(size)
+    return SquashedGaussian(tuple(map(float, low)), tuple(map(float, high))), size

@@ -45,6 +45,7 @@ class PPOHyper:
     learning_rate: jax.Array  # initial rate
     lr_final_fraction: jax.Array
     lr_decay_updates: jax.Array  # updates over which the rate decays (float32)
+    max_grad_norm: jax.Array
 
 
 @struct.dataclass
@@ -58,6 +59,7 @@ class PPOState:
     key: jax.Array  # raw uint32 PRNG key
     updates: jax.Array  # int32 number of rollout+update iterations done
     hyper: PPOHyper
+    env_params: Any  # the environment's parameters (reward weights included): data, not constants
 
 
 class Transition(NamedTuple):
@@ -93,9 +95,22 @@ def updates_per_chunk(cfg, chunk_env_steps: int) -> int:
     return chunk_env_steps // per_update
 
 
-def make_learner(config, env, env_params) -> Learner:
+def hyper_from_config(config) -> PPOHyper:
+    """The float hyperparameters of ``config`` (its ``ppo`` section and run length)."""
     cfg = config.learner("ppo")
-    head, action_dim = make_head(env.action_space(env_params))
+    batch_size = cfg.num_envs * cfg.rollout_len
+    return PPOHyper(gamma=_f32(cfg.gamma), gae_lambda=_f32(cfg.gae_lambda),
+                    clip_eps=_f32(cfg.clip_eps), value_clip_eps=_f32(cfg.value_clip_eps),
+                    vf_coef=_f32(cfg.vf_coef), ent_coef=_f32(cfg.ent_coef),
+                    reward_scale=_f32(cfg.reward_scale), learning_rate=_f32(cfg.learning_rate),
+                    lr_final_fraction=_f32(cfg.lr_final_fraction),
+                    lr_decay_updates=_f32(max(config.train.total_env_steps // batch_size, 1)),
+                    max_grad_norm=_f32(cfg.max_grad_norm))
+
+
+def make_learner(config, env) -> Learner:
+    cfg = config.learner("ppo")
+    head, action_dim = make_head(env.action_space())
     continuous = not hasattr(head, "num_actions")
     net = ActorCritic(hidden_sizes=tuple(cfg.hidden_sizes), action_dim=action_dim,
                       continuous=continuous, activation=cfg.activation,
@@ -106,22 +121,20 @@ def make_learner(config, env, env_params) -> Learner:
     batch_size = num_envs * rollout_len
     minibatch_size = batch_size // cfg.num_minibatches
     num_updates = updates_per_chunk(cfg, config.train.chunk_env_steps)
-    obs_dim = int(env.observation_space(env_params).shape[0])
+    obs_dim = int(env.observation_space().shape[0])
 
-    def init(key) -> PPOState:
+    def init(key, env_params, hyper: PPOHyper) -> PPOState:
         key_net, key_env, key_state = jax.random.split(key, 3)
         params = net.init(key_net, jnp.zeros((1, obs_dim), jnp.float32))
         obs, env_state = reset_envs(env, env_params, key_env, num_envs)
-        hyper = PPOHyper(gamma=_f32(cfg.gamma), gae_lambda=_f32(cfg.gae_lambda),
-                         clip_eps=_f32(cfg.clip_eps), value_clip_eps=_f32(cfg.value_clip_eps),
-                         vf_coef=_f32(cfg.vf_coef), ent_coef=_f32(cfg.ent_coef),
-                         reward_scale=_f32(cfg.reward_scale), learning_rate=_f32(cfg.learning_rate),
-                         lr_final_fraction=_f32(cfg.lr_final_fraction),
-                         lr_decay_updates=_f32(max(config.train.total_env_steps // batch_size, 1)))
-        state = PPOState(params=params, opt_state=optimizer.init(params),
+        opt_state = optimizer.init(params)
+        opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams,
+                                                    "learning_rate": _f32(hyper.learning_rate),
+                                                    "max_grad_norm": _f32(hyper.max_grad_norm)})
+        state = PPOState(params=params, opt_state=opt_state,
                          norm=init_normalizer(obs_dim), env_state=env_state, obs=obs,
                          tracker=init_tracker(num_envs), key=key_state,
-                         updates=jnp.zeros((), jnp.int32), hyper=hyper)
+                         updates=jnp.zeros((), jnp.int32), hyper=hyper, env_params=env_params)
         return _strong_types(state)
 
     def rollout(state: PPOState, key, totals):
@@ -132,7 +145,7 @@ def make_learner(config, env, env_params) -> Learner:
             raw = head.sample(key_act, dist)
             log_prob = head.log_prob(dist, raw)
             next_obs, env_state, reward, terminated, truncated, info = step_envs(
-                env, env_params, key_env, env_state, head.to_action(raw))
+                env, state.env_params, key_env, env_state, head.to_action(raw))
             tracker, totals = track_episodes(tracker, totals, reward, terminated | truncated, info)
             transition = Transition(obs, raw, log_prob, value, reward.astype(jnp.float32),
                                     terminated, truncated, info["final_observation"])
@@ -197,7 +210,8 @@ def make_learner(config, env, env_params) -> Learner:
         progress = jnp.minimum(state.updates.astype(jnp.float32) / hyper.lr_decay_updates, 1.0)
         learning_rate = hyper.learning_rate * (1.0 - (1.0 - hyper.lr_final_fraction) * progress)
         opt_state = state.opt_state._replace(
-            hyperparams={**state.opt_state.hyperparams, "learning_rate": learning_rate})
+            hyperparams={**state.opt_state.hyperparams, "learning_rate": learning_rate,
+                         "max_grad_norm": hyper.max_grad_norm})
         params, opt_state, stats = sgd(state.params, opt_state, flat, hyper, key_sgd)
         stats["learning_rate"] = learning_rate
         norm = update_normalizer(state.norm, traj.obs) if cfg.normalize_obs else state.norm
@@ -205,8 +219,7 @@ def make_learner(config, env, env_params) -> Learner:
                               obs=obs, tracker=tracker, key=key, updates=state.updates + 1)
         return (state, totals), stats
 
-    @jax.jit
-    def train_chunk(state: PPOState):
+    def chunk(state: PPOState):
         (state, totals), stats = jax.lax.scan(update, (state, init_totals()), None, num_updates)
         metrics = {**episode_metrics(totals), **jax.tree.map(jnp.mean, stats)}
         return state, metrics
@@ -219,5 +232,5 @@ def make_learner(config, env, env_params) -> Learner:
     def policy(state: PPOState) -> Policy:
         return Policy(name="ppo", act=act, params={"net": state.params, "norm": state.norm})
 
-    return Learner(init=init, train_chunk=train_chunk,
+    return Learner(hyper=hyper_from_config, init=init, chunk=chunk, train_chunk=jax.jit(chunk),
                    env_steps_per_chunk=num_updates * batch_size, policy=policy)

@@ -17,6 +17,7 @@ import yaml
 from jaxmm.config.reward import RewardConfig
 from jaxmm.config.section import FieldError, Section, build_section, suggest
 from jaxmm.config.sections import EvalConfig, PolicyConfig, TrainConfig
+from jaxmm.config.sweep import SweepConfig
 from jaxmm.errors import ConfigError
 
 # env.name -> "module:Class" of its config section (imported on demand).
@@ -29,6 +30,7 @@ FIXED_SECTIONS: dict[str, type[Section]] = {
     "policy": PolicyConfig,
     "eval": EvalConfig,
     "train": TrainConfig,
+    "sweep": SweepConfig,
 }
 # Learner hyperparameter sections, "module:Class" (imported on demand).
 LEARNER_SECTIONS: dict[str, str] = {
@@ -47,6 +49,7 @@ class Config:
     policy: PolicyConfig
     eval: EvalConfig
     train: TrainConfig
+    sweep: SweepConfig
     learners: Mapping[str, Section]
     source: str = "<defaults>"
 

@@ -33,6 +33,8 @@ class EvalConfig(Section):
     seed: int = 0
     batch_size: int = DEFAULT_EVAL_BATCH  # episodes simulated in parallel
     plot_paths: int = 20  # inventory paths drawn in the plot
+    # Episodes apart from ``seed``'s that pick a sweep member (``checkpoint:RUN#best=sharpe``).
+    validation_seed: int = 1000
 
     def check(self) -> None:
         self.require(self.episodes > 0, "episodes", f"must be > 0, got {self.episodes}")
@@ -53,6 +55,9 @@ class TrainConfig(Section):
     keep_checkpoints: int = 3
     eval_episodes: int = 10_000  # final evaluation of the trained policy
     baselines: tuple[str, ...] = ()  # closed-form policies evaluated next to it
+    # Several devices: split the sweep members, or the environments of one policy, across them
+    # (auto: members when the devices divide their count, else environments; see jaxmm.sweeps.placement).
+    sharding: Literal["auto", "members", "envs", "none"] = "auto"
 
     def check(self) -> None:
         for key in ("total_env_steps", "chunk_env_steps", "checkpoint_every_chunks",

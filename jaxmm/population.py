@@ -1,0 +1,67 @@
+"""What one training run trains: the members of its sweep (one member for a plain run).
+
+A :class:`Population` holds the static pieces (environment object, learner) and the
+members' stacked inputs (PRNG keys, environment parameters, hyperparameters). Its
+training state is the learner's state with a leading member axis; one compiled
+``jax.vmap(learner.chunk)`` trains every member, whatever their number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+
+from jaxmm.agents import make_learner
+from jaxmm.agents.base import Learner
+from jaxmm.config import Config
+from jaxmm.envs import make_env
+from jaxmm.policy import Policy
+from jaxmm.sweeps import members as sweep_members
+from jaxmm.sweeps.stacking import member
+
+
+@dataclasses.dataclass
+class Population:
+    config: Config
+    members: list[sweep_members.Member]
+    env: Any
+    learner: Learner
+    keys: jax.Array
+    env_params: Any  # stacked along the member axis
+    hypers: Any  # stacked along the member axis
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    @property
+    def swept_keys(self) -> tuple[str, ...]:
+        return tuple(self.members[0].values)
+
+    @property
+    def is_sweep(self) -> bool:
+        return bool(self.swept_keys)
+
+    def init(self) -> Any:
+        """The stacked initial training state of every member."""
+        return jax.jit(jax.vmap(self.learner.init))(self.keys, self.env_params, self.hypers)
+
+    def member_env_params(self, index: int) -> Any:
+        return member(self.env_params, index)
+
+    def policy(self, state: Any, index: int) -> Policy:
+        """Member ``index``'s deterministic policy, named ``<algo>`` (or ``<algo>#member=K`` in a sweep)."""
+        policy = self.learner.policy(member(state, index))
+        if self.is_sweep:
+            policy = policy._replace(name=f"{policy.name}#member={index}")
+        return policy
+
+
+def build_population(config: Config) -> Population:
+    env, env_params = make_env(config)
+    learner = make_learner(config, env)
+    members = sweep_members.expand(config, learner)
+    keys, params, hypers = sweep_members.stacked_inputs(members, learner, env, env_params, make_env)
+    return Population(config, members, env, learner, keys, params, hypers)
