@@ -11,6 +11,8 @@ counters), ``config`` (the config as JSON, authoritative for resuming) and
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 import time
 from pathlib import Path
@@ -26,6 +28,7 @@ from jaxmm.population import build_population
 
 CHECKPOINT_DIR = "checkpoints"
 CORRUPT_DIR = "corrupt_checkpoints"  # checkpoints a resume could not restore, set aside
+FAILED_RESTORE_DRAIN_S = 0.5  # reads of a failed restore still in flight finish within this
 CONFIG_FILE = "config.yaml"
 STATE_ITEM, CONFIG_ITEM, META_ITEM = "state", "config", "meta"
 # The only config value a resumed run may change.
@@ -35,8 +38,41 @@ RESUMABLE_KEYS = frozenset({"train.total_env_steps"})
 def open_manager(run_dir: str | Path, keep: int | None = None, read_only: bool = False) -> ocp.CheckpointManager:
     """A checkpoint manager on ``run_dir/checkpoints`` keeping the ``keep`` latest steps."""
     directory = Path(run_dir).absolute() / CHECKPOINT_DIR
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only, read_only=read_only)
-    return ocp.CheckpointManager(directory, options=options, item_names=(STATE_ITEM, CONFIG_ITEM, META_ITEM))
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # a read-only manager warns that it will not save: it is not meant to
+    try:
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only, read_only=read_only)
+        return ocp.CheckpointManager(directory, options=options, item_names=(STATE_ITEM, CONFIG_ITEM, META_ITEM))
+    finally:
+        absl.setLevel(level)
+
+
+def _is_closed_loop_noise(unraisable) -> bool:
+    return isinstance(unraisable.exc_value, RuntimeError) and "Event loop is closed" in str(unraisable.exc_value)
+
+
+@contextlib.contextmanager
+def _quiet_failed_restore():
+    """Run a restore. When orbax gives up on a damaged checkpoint, the tensorstore reads still in
+    flight report to its closed asyncio loop from their threads, and Python prints each
+    ``RuntimeError: Event loop is closed`` as an unraisable exception: those are dropped (every
+    other unraisable exception still goes to the usual hook), and a failed restore waits a
+    moment for the reads to drain, so the user sees the one-line error alone."""
+    original = sys.unraisablehook
+
+    def hook(unraisable):
+        if not _is_closed_loop_noise(unraisable):
+            original(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    except Exception:
+        time.sleep(FAILED_RESTORE_DRAIN_S)
+        raise
+    finally:
+        sys.unraisablehook = original
 
 
 def _drop_empty(tree: Any) -> Any:
@@ -111,8 +147,9 @@ def restore_state(manager: ocp.CheckpointManager, run_dir: Path, template: Any,
     failures = []
     for step in steps if fallback else steps[:1]:
         try:
-            items = manager.restore(step, args=ocp.args.Composite(**{
-                STATE_ITEM: ocp.args.StandardRestore(abstract), META_ITEM: ocp.args.JsonRestore()}))
+            with _quiet_failed_restore():
+                items = manager.restore(step, args=ocp.args.Composite(**{
+                    STATE_ITEM: ocp.args.StandardRestore(abstract), META_ITEM: ocp.args.JsonRestore()}))
         except Exception as err:  # orbax raises many types for damaged files
             failures.append(_corrupt(run_dir, step, err))
             continue

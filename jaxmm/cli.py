@@ -1,4 +1,4 @@
-"""Command line: ``jaxmm train | evaluate | stylized-facts`` (also ``python -m jaxmm``).
+"""Command line: ``jaxmm train | evaluate | stylized-facts | data inspect`` (also ``python -m jaxmm``).
 
 Options come first, then any number of ``section.key=value`` overrides.
 Errors caused by input (config, data, checkpoints) print one line and exit 2.
@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     facts.add_argument("--seed", type=int)
     _add_overrides(facts)
     facts.set_defaults(func=_stylized_facts)
+
+    from jaxmm.data.inspect import register as register_data
+
+    register_data(commands)
     return parser
 
 
