@@ -210,10 +210,10 @@ def test_quote_model_fit_does_not_depend_on_the_action_format():
     continuous = load_config("configs/lob.yaml", ["env.warmup_steps=50", "env.calibrate_quote_model=true"])
     discrete = continuous.replace(["env.action_type=discrete", "env.quote_sides=inventory",
                                    "env.quote_reference=touch"])
-    from jaxmm.envs.lob import env as lob_env
+    from jaxmm.envs.lob import build
     fits = []
     for config in (discrete, continuous):
-        lob_env._QUOTE_MODEL_FITS.clear()  # fit each from scratch, not from the per-book cache
+        build._QUOTE_MODEL_FITS.clear()  # fit each from scratch, not from the per-book cache
         fits.append(make_env(config)[1])
     for name in ("qm_volatility", "qm_arrival_rate", "qm_fill_decay"):
         a, b = (float(getattr(p, name)) for p in fits)

@@ -118,3 +118,19 @@ def test_normalizer_matches_statistics_of_all_batches():
     np.testing.assert_allclose(stats.mean, everything.mean(0), rtol=1e-5)
     np.testing.assert_allclose(stats.var, everything.var(0), rtol=1e-4)
     assert float(stats.count) == len(everything)
+
+
+def test_gaussian_head_keeps_each_dimension_bounds():
+    """The book's continuous action: offsets up to max_quote_offset, sizes, a reduce fraction in [0, 1]."""
+    from gymnax.environments import spaces
+
+    from jaxmm.agents.networks import make_head
+
+    high = np.array([8.0, 8.0, 5.0, 5.0, 1.0], np.float32)
+    head, dim = make_head(spaces.Box(jnp.zeros(5), jnp.asarray(high), (5,), jnp.float32))
+    assert dim == 5
+    np.testing.assert_allclose(head.to_action(jnp.zeros(5)), high / 2)  # a fresh policy's centre
+    np.testing.assert_allclose(head.to_action(jnp.full(5, 20.0)), high, rtol=1e-6)
+    np.testing.assert_allclose(head.to_action(jnp.full(5, -20.0)), 0.0, atol=1e-6)
+    scalar, _ = make_head(spaces.Box(0.0, 0.05, (2,), jnp.float32))  # a scalar bound applies to each
+    np.testing.assert_allclose(scalar.to_action(jnp.full(2, 20.0)), [0.05, 0.05], rtol=1e-6)

@@ -8,7 +8,7 @@ from typing import Any
 # env.name -> "module:function" building (env, params) from (env config, reward weights).
 ENV_BUILDERS: dict[str, str] = {
     "model": "jaxmm.envs.model:make_model_env",
-    "lob": "jaxmm.envs.lob.env:make_lob_env",
+    "lob": "jaxmm.envs.lob.build:make_lob_env",
 }
 
 

@@ -6,6 +6,7 @@ empty book, fixed seed) and stored in the parameters, so ``reset`` only copies i
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -16,6 +17,7 @@ import numpy as np
 from jaxmm.envs.action_grid import NO_QUOTE
 from jaxmm.envs.lob import book as lob
 from jaxmm.envs.lob.agent import ACTION_DIM
+from jaxmm.envs.lob.calibration import calibrate_quote_model
 from jaxmm.envs.lob.config import LOB_REWARD_COMPONENTS, LobEnvConfig
 from jaxmm.envs.lob.env import LobEnv
 from jaxmm.envs.lob.flow import (FlowParams, flow_step, flow_uniforms, geometric_cdf, power_law_cdf,
@@ -24,6 +26,7 @@ from jaxmm.envs.lob.observation import mid_price
 from jaxmm.envs.lob.state import LobEnvParams
 
 WARMUP_SEED = 0
+CALIBRATION_SEED = 0  # the quote-model fit is deterministic: the same book gives the same fit
 # Placeholder quote model before calibration: fills decay by e per this many ticks of depth.
 PRIOR_DECAY_TICKS = 2.0
 
@@ -112,3 +115,31 @@ def params_from_config(cfg: LobEnvConfig, reward_weights=None) -> LobEnvParams:
         qm_volatility=_f32(tick * max(cfg.fair_value_volatility, 1e-3) / math.sqrt(cfg.dt)),
         qm_arrival_rate=_f32(cfg.market_rate / 2 / cfg.dt),
         qm_fill_decay=_f32(1.0 / (PRIOR_DECAY_TICKS * tick)))
+
+
+def make_lob_env(cfg: LobEnvConfig, reward_weights=None) -> tuple[LobEnv, LobEnvParams]:
+    env = env_from_config(cfg)
+    params = params_from_config(cfg, reward_weights)
+    if cfg.calibrate_quote_model:
+        params = params.replace(**_fitted_quote_model(cfg, params))
+    return env, params
+
+
+_QUOTE_MODEL_FITS: dict = {}  # probe config -> fitted qm_* leaves; the fit is deterministic
+
+
+def _fitted_quote_model(cfg: LobEnvConfig, params: LobEnvParams) -> dict:
+    """The quote model fitted to the book of ``cfg``, computed once per book and process.
+
+    The fit quotes fixed depths from the mid, so it runs on the continuous,
+    mid-referenced variant of the same book (only the action table differs in the
+    params), whatever the agent's action format."""
+    probe_cfg = dataclasses.replace(cfg, action_type="continuous", quote_reference="mid",
+                                    quote_sides="bid_ask", offset_grid=(), flatten_action=False)
+    if probe_cfg not in _QUOTE_MODEL_FITS:
+        probe_params = params.replace(action_table=jnp.asarray(action_table(probe_cfg), jnp.float32))
+        fitted = calibrate_quote_model(env_from_config(probe_cfg), probe_params,
+                                       jax.random.key(CALIBRATION_SEED))
+        _QUOTE_MODEL_FITS[probe_cfg] = {name: getattr(fitted, name)
+                                        for name in ("qm_volatility", "qm_arrival_rate", "qm_fill_decay")}
+    return _QUOTE_MODEL_FITS[probe_cfg]

@@ -6,7 +6,7 @@ measures the passive fill rate per side and unit time at each depth, fits
 ``rate = A exp(-k depth)`` by least squares on log rates (depths in price units),
 takes ``sigma`` from the per-step mid changes (price units per sqrt of episode
 time), and returns params with ``qm_volatility``, ``qm_arrival_rate`` and
-``qm_fill_decay`` replaced. ``make_lob_env`` calls it when
+``qm_fill_decay`` replaced. ``build.make_lob_env`` calls it when
 ``env.calibrate_quote_model`` is true.
 """
 
@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmm.envs.lob import observation as ob
+from jaxmm.envs.lob.agent import ACTION_DIM
 
 CALIBRATION_DEPTHS = (0.5, 1.5, 2.5, 3.5, 4.5, 6.5)  # ticks from the mid
 CALIBRATION_EPISODES = 32
@@ -33,7 +34,7 @@ def quote_action(depth_ticks, size=1.0) -> jax.Array:
 def fixed_quote_rollout(env, params, key, depth_ticks, batch: int, steps: int):
     """``batch`` episodes of ``steps`` steps quoting at ``depth_ticks``; per-step records
     (steps, batch): bid/ask fills, mid, market spread, depth profile, markouts."""
-    action = jnp.broadcast_to(quote_action(jnp.float32(depth_ticks)), (batch, 5))
+    action = jnp.broadcast_to(quote_action(jnp.float32(depth_ticks)), (batch, ACTION_DIM))
     reset_key, key = jax.random.split(key)
     _, state = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(reset_key, batch), params)
     transition = jax.vmap(env.transition, in_axes=(0, 0, 0, None))

@@ -19,8 +19,6 @@ revaluation of the inventory, q * mid change). Episodes end by the clock
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 from gymnax.environments import spaces
@@ -28,12 +26,11 @@ from gymnax.environments import spaces
 from jaxmm.envs.action_grid import nearest_pair
 from jaxmm.envs.base import MarketEnv, QuoteModel
 from jaxmm.envs.lob import agent, book as lob, observation as ob
-from jaxmm.envs.lob.config import LOB_REWARD_COMPONENTS, LobEnvConfig
+from jaxmm.envs.lob.config import LOB_REWARD_COMPONENTS
 from jaxmm.envs.lob.flow import flow_step, flow_uniforms, uniforms_from_bits
 from jaxmm.envs.lob.state import LobEnvParams, LobEnvState
 
 UNIFORMS_AGENT = 1  # latency jitter
-CALIBRATION_SEED = 0  # the quote-model fit is deterministic: the same book gives the same fit
 
 
 class LobEnv(MarketEnv):
@@ -72,10 +69,8 @@ class LobEnv(MarketEnv):
     def reward_components(self) -> tuple[str, ...]:
         return LOB_REWARD_COMPONENTS
 
-    @property
-    def default_params(self) -> LobEnvParams:
-        from jaxmm.envs.lob.build import params_from_config
-        return params_from_config(LobEnvConfig())
+    # No ``default_params``: the parameters hold a warmed-up initial book, built from a config by
+    # ``jaxmm.envs.lob.build.make_lob_env`` (which imports this module, not the other way round).
 
     @property
     def half_width(self) -> int:
@@ -263,34 +258,3 @@ class LobEnv(MarketEnv):
     def observation_space(self, params: LobEnvParams | None = None):
         size = ob.observation_size(self.visible_levels, self.obs_mid_lags)
         return spaces.Box(-jnp.inf, jnp.inf, (size,), jnp.float32)
-
-
-def make_lob_env(cfg: LobEnvConfig, reward_weights=None) -> tuple[LobEnv, LobEnvParams]:
-    from jaxmm.envs.lob.build import env_from_config, params_from_config
-    env = env_from_config(cfg)
-    params = params_from_config(cfg, reward_weights)
-    if cfg.calibrate_quote_model:
-        params = params.replace(**_fitted_quote_model(cfg, params))
-    return env, params
-
-
-_QUOTE_MODEL_FITS: dict = {}  # probe config -> fitted qm_* leaves; the fit is deterministic
-
-
-def _fitted_quote_model(cfg: LobEnvConfig, params: LobEnvParams) -> dict:
-    """The quote model fitted to the book of ``cfg``, computed once per book and process.
-
-    The fit quotes fixed depths from the mid, so it runs on the continuous,
-    mid-referenced variant of the same book (only the action table differs in the
-    params), whatever the agent's action format."""
-    from jaxmm.envs.lob.build import action_table, env_from_config
-    from jaxmm.envs.lob.calibration import calibrate_quote_model
-    probe_cfg = dataclasses.replace(cfg, action_type="continuous", quote_reference="mid",
-                                    quote_sides="bid_ask", offset_grid=(), flatten_action=False)
-    if probe_cfg not in _QUOTE_MODEL_FITS:
-        probe_params = params.replace(action_table=jnp.asarray(action_table(probe_cfg), jnp.float32))
-        fitted = calibrate_quote_model(env_from_config(probe_cfg), probe_params,
-                                       jax.random.key(CALIBRATION_SEED))
-        _QUOTE_MODEL_FITS[probe_cfg] = {name: getattr(fitted, name)
-                                        for name in ("qm_volatility", "qm_arrival_rate", "qm_fill_decay")}
-    return _QUOTE_MODEL_FITS[probe_cfg]
