@@ -8,7 +8,7 @@ cap of the ``inventory_capped`` heuristic (at that depth) is chosen the same way
 policy runs on the environment saved with its run (same book; its own action
 format) and the script refuses a run whose book differs from ``--config``'s.
 
-    python benchmarks/compare_lob.py runs/ppo_lob runs/dqn_lob --config configs/lob.yaml \\
+    python benchmarks/compare_lob.py runs/ppo_lob "runs/sweep_lob#best=sharpe" --config configs/lob.yaml \\
         --episodes 2000 --seed 1001 --validation-seed 1000 [--out table.json]
 
 Prints a markdown table: Sharpe, PnL mean/std, mean |inventory|, fills per episode,
@@ -22,11 +22,10 @@ import json
 import time
 from pathlib import Path
 
-from jaxmm.checkpoint import read_config
 from jaxmm.config import load_config
 from jaxmm.envs import make_env
 from jaxmm.evaluate import evaluate_policy
-from jaxmm.policies import CHECKPOINT_PREFIX, resolve_policy
+from jaxmm.policies import CHECKPOINT_PREFIX, checkpoint_config, checkpoint_member, resolve_policy
 
 DEFAULT_BASELINES = ("avellaneda_stoikov", "glft", "symmetric")
 # Settings of the agent's action format, and the baselines' quote-model fit: a run may
@@ -89,14 +88,16 @@ def main(argv=None) -> dict:
     continuous = config.replace(["env.action_type=continuous"])
     rows, validation = [], []
 
-    for run in args.runs:
-        saved, _ = read_config(run)
+    for run in args.runs:  # RUN, or a sweep's RUN#member=K / RUN#best=sharpe
+        spec = CHECKPOINT_PREFIX + str(run)
+        run_dir, member = checkpoint_member(spec)
+        saved = checkpoint_config(spec)
         if _book(saved) != _book(config):
             diff = sorted(k for k in _book(config) if _book(saved).get(k) != _book(config).get(k))
             parser.error(f"{run} was trained on a different book ({', '.join(diff)})")
-        label = f"{saved.train.algo} ({Path(run).name})"
-        rows.append(evaluate(label, saved, CHECKPOINT_PREFIX + str(run), args.episodes, args.seed,
-                             args.batch_size))
+        label = f"{saved.train.algo} ({run_dir.name}{f', member {member}' if '#' in str(run) else ''})"
+        rows.append(evaluate(label, saved, f"{CHECKPOINT_PREFIX}{run_dir}#member={member}", args.episodes,
+                             args.seed, args.batch_size))
 
     for ticks in args.fixed_ticks:
         cfg = continuous.replace([f"policy.fixed_depth={ticks * tick}"])
