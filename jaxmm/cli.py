@@ -20,38 +20,9 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from jaxmm.config import load_config
-    from jaxmm.envs import make_env
-    from jaxmm.evaluate import evaluate_policy, sample_paths
-    from jaxmm.policies import CHECKPOINT_PREFIX, checkpoint_config
-    from jaxmm.reporting import format_table, plot_inventory_paths, plot_pnl_distribution, write_json
+    from jaxmm.evaluation.command import run
 
-    if args.config is None and args.policy and args.policy.startswith(CHECKPOINT_PREFIX):
-        config = checkpoint_config(args.policy, args.overrides)  # the run's (member's) own config
-    else:
-        config = load_config(args.config, args.overrides)
-    policy_spec = args.policy or config.policy.name
-    episodes = args.episodes or config.eval.episodes
-    seed = config.eval.seed if args.seed is None else args.seed
-    batch_size = args.batch_size or config.eval.batch_size
-    env, env_params = make_env(config)
-    from jaxmm.policies import resolve_policy
-
-    policy = resolve_policy(policy_spec, config, env, env_params)
-    result = evaluate_policy(env, env_params, policy, episodes, seed=seed, batch_size=batch_size)
-    metrics = result["metrics"]
-    print(format_table({policy.name: metrics}))
-    if args.out:
-        write_json(args.out, {**metrics, "seed": seed, "config_source": config.source,
-                              "config": config.to_dict()})
-        print(f"wrote {args.out}")
-    if args.plots:
-        plots = Path(args.plots)
-        plots.mkdir(parents=True, exist_ok=True)
-        paths = sample_paths(env, env_params, policy, config.eval.plot_paths, seed=seed)
-        plot_inventory_paths({policy.name: paths}, plots / "inventory_paths.png")
-        plot_pnl_distribution({policy.name: result["per_episode"]["pnl"]}, plots / "pnl_distribution.png")
-        print(f"wrote plots to {plots}/")
+    run(args)
 
 
 def _stylized_facts(args: argparse.Namespace) -> None:
@@ -73,16 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     # ``train`` is forwarded whole to the training entry point (see ``main``); listed here for --help.
     commands.add_parser("train", help="train a policy (same options as train.py)", add_help=False)
 
-    evaluate = commands.add_parser("evaluate", help="roll out a policy on many episodes")
+    evaluate = commands.add_parser("evaluate", help="roll out policies on many episodes (or a scenario suite)")
     evaluate.add_argument("--config", help="experiment YAML (default: built-in defaults)")
-    evaluate.add_argument("--policy", help="baseline name, or checkpoint:RUN_DIR for a trained policy "
-                          "(checkpoint:RUN_DIR#member=K or #best=sharpe for a sweep member; "
-                          "default: policy.name of the config)")
+    evaluate.add_argument("--policy", action="append", help="baseline name, or checkpoint:RUN_DIR for a trained "
+                          "policy (checkpoint:RUN_DIR#member=K or #best=sharpe for a sweep member); repeat for "
+                          "several (default: policy.name of the config)")
+    evaluate.add_argument("--scenarios", metavar="SUITE", help="scenario suite YAML (configs/scenarios/*.yaml): "
+                          "every policy on every scenario, with a report")
     evaluate.add_argument("--episodes", type=int, help="number of episodes (default: eval.episodes)")
     evaluate.add_argument("--seed", type=int, help="random seed (default: eval.seed)")
     evaluate.add_argument("--batch-size", type=int, help="episodes in parallel (default: eval.batch_size)")
     evaluate.add_argument("--out", help="write the metrics as JSON to this file")
     evaluate.add_argument("--plots", metavar="DIR", help="write inventory-path and PnL plots here")
+    evaluate.add_argument("--report", metavar="DIR", help="write report.html (self-contained), evaluation.json, "
+                          "episodes.csv and the plots here (default with --scenarios: results/<suite name>)")
     _add_overrides(evaluate)
     evaluate.set_defaults(func=_evaluate)
 
@@ -94,9 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(facts)
     facts.set_defaults(func=_stylized_facts)
 
+    from jaxmm.data.calibrate_cli import register as register_calibrate
     from jaxmm.data.inspect import register as register_data
 
     register_data(commands)
+    register_calibrate(commands)
     return parser
 
 

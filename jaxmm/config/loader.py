@@ -24,6 +24,7 @@ from jaxmm.errors import ConfigError
 ENV_SECTIONS: dict[str, str] = {
     "model": "jaxmm.envs.model_config:ModelEnvConfig",
     "lob": "jaxmm.envs.lob.config:LobEnvConfig",
+    "replay": "jaxmm.envs.replay.config:ReplayEnvConfig",
 }
 # Sections with fixed classes; learner sections are looked up in LEARNER_SECTIONS.
 FIXED_SECTIONS: dict[str, type[Section]] = {

@@ -6,6 +6,15 @@ memory), call ``read()`` for one frame or ``scan()`` to validate only; its
 raises :class:`jaxmm.errors.DataError` naming the file, the row and the problem.
 Writers take a frame or an iterable of frames (a stream included); the
 storage follows the file name: ``.parquet``/``.pq``, ``.gz`` (gzipped CSV) or CSV.
+
+Beyond the readers (imported on demand; the simulator-facing ones import JAX):
+:mod:`~jaxmm.data.events` (book events as int32 rows, the replay's input),
+:mod:`~jaxmm.data.streams` (LOBSTER and L2 + trades files as event streams, with queue
+offsets), :mod:`~jaxmm.data.recorder` and :mod:`~jaxmm.data.model_market` (simulated markets
+as event streams), :mod:`~jaxmm.data.export` (event streams written as LOBSTER, L2 and trade
+files), :mod:`~jaxmm.data.market_features`, :mod:`~jaxmm.data.estimators` and
+:mod:`~jaxmm.data.calibration` (fitting the environments), :mod:`~jaxmm.data.calibrate_cli`
+(the ``calibrate`` command) and :mod:`~jaxmm.data.sample_data` (``data/samples/``).
 """
 
 from jaxmm.data.book import BookArrays, book_arrays, level_column, level_columns

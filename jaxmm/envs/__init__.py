@@ -9,6 +9,7 @@ from typing import Any
 ENV_BUILDERS: dict[str, str] = {
     "model": "jaxmm.envs.model:make_model_env",
     "lob": "jaxmm.envs.lob.build:make_lob_env",
+    "replay": "jaxmm.envs.replay.env:make_replay_env",
 }
 
 

@@ -1,0 +1,1 @@
+"""The replay environment: recorded market data drives the book the agent quotes in (``env.name: replay``)."""
