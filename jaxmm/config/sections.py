@@ -35,11 +35,28 @@ class EvalConfig(Section):
     plot_paths: int = 20  # inventory paths drawn in the plot
     # Episodes apart from ``seed``'s that pick a sweep member (``checkpoint:RUN#best=sharpe``).
     validation_seed: int = 1000
+    # Metrics (jaxmm.evaluation.accumulate): horizons in steps of the markout curve of passive
+    # fills, the horizon of the adverse-selection part of the PnL decomposition, bins of the fill
+    # rate by quote distance, and the bootstrap interval of the Sharpe ratio (0 samples: none).
+    markout_horizons: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
+    adverse_selection_horizon: int = 10
+    fill_rate_bins: int = 24
+    bootstrap_samples: int = 1000
+    confidence: float = 0.95
 
     def check(self) -> None:
         self.require(self.episodes > 0, "episodes", f"must be > 0, got {self.episodes}")
         self.require(self.batch_size > 0, "batch_size", f"must be > 0, got {self.batch_size}")
         self.require(self.plot_paths >= 0, "plot_paths", f"must be >= 0, got {self.plot_paths}")
+        self.require(len(self.markout_horizons) > 0, "markout_horizons", "needs at least one horizon")
+        for i, horizon in enumerate(self.markout_horizons):
+            self.require(horizon > 0, f"markout_horizons[{i}]", f"must be > 0 steps, got {horizon}")
+        self.require(self.adverse_selection_horizon > 0, "adverse_selection_horizon",
+                     f"must be > 0 steps, got {self.adverse_selection_horizon}")
+        self.require(self.fill_rate_bins > 0, "fill_rate_bins", f"must be > 0, got {self.fill_rate_bins}")
+        self.require(self.bootstrap_samples >= 0, "bootstrap_samples",
+                     f"must be >= 0, got {self.bootstrap_samples}")
+        self.require(0 < self.confidence < 1, "confidence", f"must be in (0, 1), got {self.confidence}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -202,6 +202,16 @@ class ModelEnv(MarketEnv):
             "ask_quoted": ask_quoted.astype(jnp.float32),
             "spread": jnp.where(both, bid_depth + ask_depth, 0.0),
             "market_order": traded_f,
+            # Read by the evaluation metrics (jaxmm.evaluation.accumulate); price units. The
+            # flatten order trades at the mid and pays market_order_cost: that is its slippage.
+            "mid_change": d_mid,
+            "maker_bought": bought,
+            "maker_sold": sold,
+            "fill_price_edge": edge,
+            "taker_qty": traded_f,
+            "slippage": order_cost,
+            "bid_distance": jnp.where(bid_quoted, bid_depth, 0.0),
+            "ask_distance": jnp.where(ask_quoted, ask_depth, 0.0),
         }
         obs = self.get_obs(new_state, params)
         return obs, new_state, reward, jnp.array(False), info

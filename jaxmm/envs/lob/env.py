@@ -116,6 +116,7 @@ class LobEnv(MarketEnv):
                                          state.inventory, params.max_inventory)
         bid_quoted, ask_quoted = book.agent_active[lob.BID], book.agent_active[lob.ASK]
         quoted_spread = (book.agent_price[lob.ASK] - book.agent_price[lob.BID]).astype(jnp.float32)
+        quote_prices = book.agent_price.astype(jnp.float32)  # the quotes the flow meets this step
 
         book, fair_value, excitation, flow = flow_step(
             book, uniforms[:num_flow], params.flow, mid0, state.fair_value, state.excitation,
@@ -187,6 +188,15 @@ class LobEnv(MarketEnv):
             "book_events": (flow.events + mine.messages).astype(jnp.float32),
             "window_cancels": dropped.astype(jnp.float32),
             "market_spread": tick * (ob.book_features(book, mid, 1, params.volume_scale)[2]),
+            # Read by the evaluation metrics (jaxmm.evaluation.accumulate); price units.
+            "mid_change": tick * change,
+            "maker_bought": bought.astype(jnp.float32),
+            "maker_sold": sold.astype(jnp.float32),
+            "taker_qty": mine.taker_signed.astype(jnp.float32),  # signed units (+ bought)
+            "bid_distance": jnp.where(bid_quoted, tick * (mid0 - quote_prices[lob.BID]), 0.0),
+            "ask_distance": jnp.where(ask_quoted, tick * (quote_prices[lob.ASK] - mid0), 0.0),
+            "message_delay": delay.astype(jnp.float32),  # steps until this step's message arrives
+            "agent_messages": mine.messages.astype(jnp.float32),
         }
         obs = self.get_obs(new_state, params)
         return obs, new_state, reward, jnp.array(False), info

@@ -1,0 +1,92 @@
+"""What the full evaluation metric set costs: ``evaluate_policy`` with and without it.
+
+"full" is the evaluation as ``python -m jaxmm evaluate`` runs it: inventory histogram,
+markout windows, decision-time slippage pipeline, drawdown, fill rate by quote distance,
+PnL decomposition, sample paths, Sharpe bootstrap. "basic" is the same rollout with
+``MetricSpec(extended=False)``: no accumulators, and the info entries that only they read
+are not summed (on the book that also drops three sums the evaluation had before them, so
+the overhead shown is, if anything, an overestimate). Each case is compiled and warmed up
+first; the best of ``--repeats`` timed runs is reported, the two cases alternating so that
+load changes hit both alike.
+
+    python benchmarks/bench_eval.py [--cases model lob] [--repeats 5] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import time
+
+import jax
+
+from jaxmm.baselines import make_baseline
+from jaxmm.config import load_config
+from jaxmm.envs import make_env
+from jaxmm.evaluate import evaluate_policy
+from jaxmm.evaluation.accumulate import MetricSpec
+
+# case -> (config, policy, overrides, parallel envs, episodes): the default evaluation batch
+# (eval.batch_size, 8,192) on both environments, and the model's fastest batch (bench_model.py).
+CASES = {
+    "model": ("configs/as2008.yaml", "avellaneda_stoikov", (), 8_192, 65_536),
+    "model_wide": ("configs/as2008.yaml", "avellaneda_stoikov", (), 65_536, 196_608),
+    "lob": ("configs/lob.yaml", "inventory_capped", (), 8_192, 16_384),
+}
+
+
+def _timed(env, params, policy, episodes, batch, spec, config, seed):
+    start = time.perf_counter()
+    evaluate_policy(env, params, policy, episodes, seed=seed, batch_size=batch, spec=spec,
+                    eval_config=config.eval)
+    return time.perf_counter() - start
+
+
+def bench(case: str, repeats: int) -> dict:
+    path, policy_name, overrides, batch, episodes = CASES[case]
+    config = load_config(path, overrides)
+    env, params = make_env(config)
+    policy = make_baseline(policy_name, config, env, params)
+    full = MetricSpec.from_config(config.eval, env, params)
+    specs = {"basic": dataclasses.replace(full, extended=False), "full": full}
+    best = {name: float("inf") for name in specs}
+    for name, spec in specs.items():  # compile + warm up
+        _timed(env, params, policy, episodes, batch, spec, config, seed=0)
+    for r in range(repeats):
+        for name, spec in specs.items():
+            best[name] = min(best[name], _timed(env, params, policy, episodes, batch, spec, config, seed=r + 1))
+    steps = episodes * config.env.num_steps
+    return {"case": case, "config": path, "policy": policy_name, "parallel_envs": batch, "episodes": episodes,
+            "basic_s": best["basic"], "full_s": best["full"],
+            "basic_steps_per_s": steps / best["basic"], "full_steps_per_s": steps / best["full"],
+            "overhead": best["full"] / best["basic"] - 1.0}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=None, help="append one JSON line per case")
+    args = parser.parse_args(argv)
+    device = f"{jax.devices()[0].device_kind} ({platform.machine()}, {os.cpu_count()} cores)"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"device: {device}; jax {jax.__version__}; {datetime.date.today()}; load average {load:.1f}")
+    print("| case | config, policy | parallel envs | episodes | basic (s) | full (s) "
+          "| env steps/s basic -> full | overhead |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for case in args.cases:
+        row = bench(case, args.repeats)
+        print(f"| {case} | `{row['config']}`, {row['policy']} | {row['parallel_envs']:,} | {row['episodes']:,} | "
+              f"{row['basic_s']:.3f} | {row['full_s']:.3f} | {row['basic_steps_per_s']:,.0f} -> "
+              f"{row['full_steps_per_s']:,.0f} | {100 * row['overhead']:+.1f}% |", flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(json.dumps({"bench": "eval", "device": device, **row}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
