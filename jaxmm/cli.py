@@ -71,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from jaxmm.data.calibrate_cli import register as register_calibrate
     from jaxmm.data.inspect import register as register_data
+    from jaxmm.finetune.command import register as register_finetune
 
     register_data(commands)
     register_calibrate(commands)
+    register_finetune(commands)
     return parser
 
 

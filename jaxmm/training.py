@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
@@ -242,6 +242,46 @@ def _mean_metrics(metrics: dict[str, np.ndarray]) -> dict[str, float]:
     return out
 
 
+def run_chunks(run_chunk: Callable, state: Any, chunk: int, total_chunks: int, *, all_steps: int,
+               checkpoint_every: int, save: Callable[[int, Any], None],
+               log_rows: Callable[[dict, int, float, float], None], progress: bool = True,
+               on_interrupt: Callable[[int], None] | None = None) -> tuple[Any, int, float]:
+    """Run chunks ``chunk + 1 .. total_chunks`` of a compiled ``run_chunk``: progress bar, one
+    ``log_rows(metrics, chunk, wall_time, steps_per_s)`` per chunk, ``save(chunk, state)`` every
+    ``checkpoint_every`` chunks and at the end. Ctrl-C (or SIGTERM) saves the last finished chunk,
+    calls ``on_interrupt(chunk)`` and re-raises. Returns (state, chunk, seconds in chunks)."""
+    saved_chunk = chunk
+    start = time.perf_counter()
+    run_s = 0.0
+    bar = _progress_bar(total_chunks * all_steps, chunk * all_steps, progress)
+    try:
+        with sigterm_as_interrupt():
+            while chunk < total_chunks:
+                tick = time.perf_counter()
+                new_state, metrics = run_chunk(state)
+                metrics = {k: np.asarray(v, np.float64) for k, v in placement.to_host(metrics).items()}
+                elapsed = time.perf_counter() - tick
+                steps_per_s = all_steps / elapsed
+                # A row logged before an interrupt is dropped on resume if its state was not saved.
+                log_rows(metrics, chunk + 1, time.perf_counter() - start, steps_per_s)
+                state, chunk = new_state, chunk + 1
+                run_s += elapsed
+                bar.update(all_steps)
+                bar.set_postfix(_postfix(_mean_metrics(metrics), steps_per_s))
+                if chunk % checkpoint_every == 0 or chunk == total_chunks:
+                    save(chunk, state)
+                    saved_chunk = chunk
+    except KeyboardInterrupt:
+        bar.close()
+        if chunk > saved_chunk:
+            save(chunk, state)
+        if on_interrupt is not None:
+            on_interrupt(chunk)
+        raise
+    bar.close()
+    return state, chunk, run_s
+
+
 def train(config_path=None, overrides: Sequence[str] = (), run_dir=None, resume=None,
           progress: bool = True) -> Path:
     """Train (or resume) a run, a sweep's members all together; returns its directory."""
@@ -269,48 +309,28 @@ def train(config_path=None, overrides: Sequence[str] = (), run_dir=None, resume=
     shardings = placement.state_shardings(state, mode, learner.env_axis_fields)
     state = placement.place(state, shardings)
     run_chunk, compile_s = compile_chunk(placement.jit_chunk(jax.vmap(learner.chunk), shardings), state)
-    first_chunk = saved_chunk = chunk
-    start = time.perf_counter()
-    run_s = 0.0
+    first_chunk = chunk
     all_steps = steps_per_chunk * population.size
 
-    def save_now():
-        checkpoint.save(manager, chunk, state, config,
-                        {"chunk": chunk, "env_steps": chunk * steps_per_chunk, "algo": config.train.algo,
+    def save(at_chunk: int, at_state) -> None:
+        checkpoint.save(manager, at_chunk, at_state, config,
+                        {"chunk": at_chunk, "env_steps": at_chunk * steps_per_chunk, "algo": config.train.algo,
                          "members": population.size})
 
-    bar = _progress_bar(total_chunks * all_steps, chunk * all_steps, progress and primary)
-    try:
-        with sigterm_as_interrupt():
-            while chunk < total_chunks:
-                tick = time.perf_counter()
-                new_state, metrics = run_chunk(state)
-                metrics = {k: np.asarray(v, np.float64) for k, v in placement.to_host(metrics).items()}
-                elapsed = time.perf_counter() - tick
-                steps_per_s = all_steps / elapsed
-                rows = chunk_rows(population, metrics, chunk + 1, steps_per_chunk,
-                                  time.perf_counter() - start, steps_per_s)
-                # A row logged before an interrupt is dropped on resume if its state was not saved.
-                if primary:
-                    log.write(rows)
-                state, chunk = new_state, chunk + 1
-                run_s += elapsed
-                bar.update(all_steps)
-                bar.set_postfix(_postfix(_mean_metrics(metrics), steps_per_s))
-                if chunk % config.train.checkpoint_every_chunks == 0 or chunk == total_chunks:
-                    save_now()
-                    saved_chunk = chunk
-    except KeyboardInterrupt:
-        bar.close()
+    def log_rows(metrics, at_chunk: int, wall_time: float, steps_per_s: float) -> None:
+        if primary:
+            log.write(chunk_rows(population, metrics, at_chunk, steps_per_chunk, wall_time, steps_per_s))
+
+    def interrupted(at_chunk: int) -> None:
         log.close()
-        if chunk > saved_chunk:
-            save_now()
         manager.wait_until_finished()
         manager.close()
-        print(f"saved checkpoint at chunk {chunk}/{total_chunks}; continue with: "
+        print(f"saved checkpoint at chunk {at_chunk}/{total_chunks}; continue with: "
               f"python train.py --resume {run_dir}")
-        raise
-    bar.close()
+
+    state, chunk, run_s = run_chunks(run_chunk, state, chunk, total_chunks, all_steps=all_steps,
+                                     checkpoint_every=config.train.checkpoint_every_chunks, save=save,
+                                     log_rows=log_rows, progress=progress and primary, on_interrupt=interrupted)
     log.close()
     manager.wait_until_finished()
     manager.close()

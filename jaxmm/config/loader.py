@@ -19,6 +19,7 @@ from jaxmm.config.section import FieldError, Section, build_section, suggest
 from jaxmm.config.sections import EvalConfig, PolicyConfig, TrainConfig
 from jaxmm.config.sweep import SweepConfig
 from jaxmm.errors import ConfigError
+from jaxmm.finetune.config import FinetuneConfig
 
 # env.name -> "module:Class" of its config section (imported on demand).
 ENV_SECTIONS: dict[str, str] = {
@@ -32,6 +33,7 @@ FIXED_SECTIONS: dict[str, type[Section]] = {
     "eval": EvalConfig,
     "train": TrainConfig,
     "sweep": SweepConfig,
+    "finetune": FinetuneConfig,
 }
 # Learner hyperparameter sections, "module:Class" (imported on demand).
 LEARNER_SECTIONS: dict[str, str] = {
@@ -51,6 +53,7 @@ class Config:
     eval: EvalConfig
     train: TrainConfig
     sweep: SweepConfig
+    finetune: FinetuneConfig
     learners: Mapping[str, Section]
     source: str = "<defaults>"
 
