@@ -104,7 +104,9 @@ def replay_section(parent_env, span: DataSpan, window: Window, step_seconds: flo
     if parent_env.name == MODEL:
         raise ConfigError(f"the observation layout differs: the parent was trained on env model, the replay "
                           f"environment has the order book's observation layout and action space; {ALLOWED}")
-    recording = dict(data=span.data, trades=span.trades, window=window.spec, step_seconds=step_seconds)
+    # No quote-model fit on the replayed window: the closed-form baselines read the training window's.
+    recording = dict(data=span.data, trades=span.trades, window=window.spec, step_seconds=step_seconds,
+                     calibrate_quote_model=False)
     if parent_env.name == "replay":
         return WindowEnv(dataclasses.replace(parent_env, **recording), REPLAY)
     agent = {name: getattr(parent_env, name) for name in AGENT_FIELDS}

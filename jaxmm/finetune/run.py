@@ -21,7 +21,7 @@ import numpy as np
 
 from jaxmm.config import Config, config_from_dict
 from jaxmm.config.loader import apply_overrides
-from jaxmm.errors import CheckpointError, ConfigError
+from jaxmm.errors import CheckpointError, ConfigError, DataError
 from jaxmm.finetune import environments as envs
 from jaxmm.finetune import windows
 from jaxmm.finetune.state import FinetuneState, Trainer, carried_fields, graft
@@ -146,13 +146,21 @@ class Session:
 
         known = self.trainers.get(kind)
         if known is not None:
-            env, env_params = make_env(config)
+            env, env_params = self.build(make_env, config)
             if known.accepts(env, env_params):
                 return known, env_params
-        population = build_population(config)
+        population = self.build(build_population, config)
         envs.check_layout(self.parent.label, self.parent.env, population.env)
         self.trainers[kind] = Trainer(population)
         return self.trainers[kind], population.member_env_params(0)
+
+    def build(self, builder, config: Config):
+        """``builder(config)``, with a window the environment cannot be built on as one line."""
+        try:
+            return builder(config)
+        except ValueError as err:
+            raise DataError(f"{self.span.data}: cannot build env {config.env.name} on window "
+                            f"{getattr(config.env, 'window', None) or 'calibrated'}: {err}") from None
 
     def eval_env(self, window: windows.Window):
         """(config, env, env params) of the held-out window."""
@@ -160,7 +168,7 @@ class Session:
 
         kind = envs.eval_kind(self.settings.eval_env, self.parent.config.env)
         _, config = self.window_env(kind, window)
-        env, env_params = make_env(config)
+        env, env_params = self.build(make_env, config)
         envs.check_layout(f"{self.parent.label} (held-out window {window.spec})", self.parent.env, env)
         return config, env, env_params
 
