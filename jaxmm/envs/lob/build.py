@@ -60,7 +60,8 @@ def env_from_config(cfg: LobEnvConfig) -> LobEnv:
                   markout_horizon=cfg.markout_horizon, action_type=cfg.action_type,
                   num_actions=len(action_table(cfg)), quote_from_touch=cfg.quote_reference == "touch",
                   inventory_relative=cfg.quote_sides == "inventory",
-                  max_quote_offset=cfg.max_quote_offset, max_quote_size=cfg.max_quote_size)
+                  max_quote_offset=cfg.max_quote_offset, max_quote_size=cfg.max_quote_size,
+                  layout=cfg.layout)
 
 
 def flow_params(cfg: LobEnvConfig) -> FlowParams:

@@ -15,6 +15,10 @@ signed passive fill, for fills ``markout_horizon`` steps ago; ``order_management
 ``spread_capture`` fills against the mid at the step's start (``pnl`` minus the
 revaluation of the inventory, q * mid change). Episodes end by the clock
 (truncation), never by termination.
+
+``layout`` (static, ``jaxmm.envs.lob.layout``): under a caller's ``vmap`` the book
+steps run per book (``per_book``) or once for the whole batch with the batch as the
+minor axis (``batch``); the results are the same.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from jaxmm.envs.action_grid import nearest_pair
 from jaxmm.envs.base import MarketEnv, QuoteModel
 from jaxmm.envs.lob import agent, book as lob, observation as ob
 from jaxmm.envs.lob.config import LOB_REWARD_COMPONENTS
-from jaxmm.envs.lob.flow import flow_step, flow_uniforms, uniforms_from_bits
+from jaxmm.envs.lob.flow import flow_uniforms, uniforms_from_bits
+from jaxmm.envs.lob.layout import BOOK_OPS, PER_BOOK
 from jaxmm.envs.lob.state import LobEnvParams, LobEnvState
 
 UNIFORMS_AGENT = 1  # latency jitter
@@ -41,7 +46,7 @@ class LobEnv(MarketEnv):
                  markout_horizon: int = 10, action_type: str = "continuous", num_actions: int = 1,
                  quote_from_touch: bool = False, inventory_relative: bool = False,
                  max_quote_offset: float = 10.0,
-                 max_quote_size: int = 10):
+                 max_quote_size: int = 10, layout: str = PER_BOOK):
         super().__init__()
         self.num_levels = num_levels
         self.visible_levels = visible_levels
@@ -56,6 +61,7 @@ class LobEnv(MarketEnv):
         self.inventory_relative = inventory_relative
         self.max_quote_offset = max_quote_offset
         self.max_quote_size = max_quote_size
+        self.layout = layout
 
     @property
     def name(self) -> str:
@@ -71,6 +77,11 @@ class LobEnv(MarketEnv):
 
     # No ``default_params``: the parameters hold a warmed-up initial book, built from a config by
     # ``jaxmm.envs.lob.build.make_lob_env`` (which imports this module, not the other way round).
+
+    @property
+    def book_ops(self):
+        """The book, flow and agent steps in this environment's layout."""
+        return BOOK_OPS[self.layout]
 
     @property
     def half_width(self) -> int:
@@ -100,10 +111,11 @@ class LobEnv(MarketEnv):
     def transition(self, noise, state: LobEnvState, action, params: LobEnvParams):
         uniforms = uniforms_from_bits(noise)
         num_flow = flow_uniforms(self.limit_slots, self.cancel_slots)
+        ops = self.book_ops
         book = state.book
         mid0 = state.mid
-        _, best_bid = lob.best_price(book, lob.BID)
-        _, best_ask = lob.best_price(book, lob.ASK)
+        _, best_bid = ops.best_price(book, lob.BID)
+        _, best_ask = ops.best_price(book, lob.ASK)
         message = agent.decode(self.action_vector(action, state, params), mid0, best_bid, best_ask,
                                state.inventory, params.max_quote_offset, params.max_quote_size,
                                self.quote_from_touch)
@@ -112,17 +124,17 @@ class LobEnv(MarketEnv):
         pending, valid = agent.send(state.pending, state.pending_valid, message, state.time, delay)
         due, arrived, valid = agent.receive(pending, valid, state.time)
         rejected0 = book.rejected
-        book, mine = agent.apply_message(book, due, arrived, params.flow.level_capacity,
-                                         state.inventory, params.max_inventory)
+        book, mine = ops.apply_message(book, due, arrived, params.flow.level_capacity,
+                                       state.inventory, params.max_inventory)
         bid_quoted, ask_quoted = book.agent_active[lob.BID], book.agent_active[lob.ASK]
         quoted_spread = (book.agent_price[lob.ASK] - book.agent_price[lob.BID]).astype(jnp.float32)
         quote_prices = book.agent_price.astype(jnp.float32)  # the quotes the flow meets this step
 
-        book, fair_value, excitation, flow = flow_step(
+        book, fair_value, excitation, flow = ops.flow_step(
             book, uniforms[:num_flow], params.flow, mid0, state.fair_value, state.excitation,
             self.limit_slots, self.cancel_slots)
-        mid = ob.mid_price(book, mid0)
-        book, dropped = lob.shift_window(book, self.origin_for(mid))
+        mid = ops.mid_price(book, mid0)
+        book, dropped = ops.shift_window(book, self.origin_for(mid))
 
         # Accounting (ticks, then price units).
         bought, sold = flow.agent_volume[lob.BID], flow.agent_volume[lob.ASK]
@@ -187,7 +199,7 @@ class LobEnv(MarketEnv):
             "overflow_events": (book.rejected - rejected0).astype(jnp.float32),
             "book_events": (flow.events + mine.messages).astype(jnp.float32),
             "window_cancels": dropped.astype(jnp.float32),
-            "market_spread": tick * (ob.book_features(book, mid, 1, params.volume_scale)[2]),
+            "market_spread": tick * (ops.book_features(book, mid, 1, params.volume_scale)[2]),
             # Read by the evaluation metrics (jaxmm.evaluation.accumulate); price units.
             "mid_change": tick * change,
             "maker_bought": bought.astype(jnp.float32),
@@ -222,7 +234,8 @@ class LobEnv(MarketEnv):
         return jnp.where(lagged >= 0, known, 0)
 
     def get_obs(self, state: LobEnvState, params: LobEnvParams, key=None) -> jax.Array:
-        book_part = ob.book_features(state.book, state.mid, self.visible_levels, params.volume_scale)
+        book_part = self.book_ops.book_features(state.book, state.mid, self.visible_levels,
+                                                params.volume_scale)
         remaining = 1.0 - state.time.astype(jnp.float32) / params.max_steps_in_episode.astype(jnp.float32)
         known = self.known_inventory(state, params).astype(jnp.float32)
         stats = jnp.stack([jnp.sqrt(state.realised_var), state.flow_imbalance])

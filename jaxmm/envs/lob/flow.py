@@ -30,6 +30,9 @@ events one by one; the flow reacts to the book as it is at the start of each pha
 
 Random numbers are 16-bit uniforms (two per uint32 word), so probabilities are
 resolved to 2^-16.
+
+Like the book handlers, the flow runs on one book or on a batch of books in the
+levels x batch layout (uniforms (U, B), per-side values (2, B)).
 """
 
 from __future__ import annotations
@@ -115,8 +118,9 @@ def geometric_cdf(mean: float, max_size: int) -> np.ndarray:
 
 
 def from_cdf(u: jax.Array, cdf: jax.Array) -> jax.Array:
-    """Inverse-CDF draw of 1..len(cdf) (int32)."""
-    return (1 + jnp.sum((u > cdf[:-1]).astype(jnp.int32))).astype(jnp.int32)
+    """Inverse-CDF draw of 1..len(cdf) (int32), elementwise over the uniforms ``u``."""
+    thresholds = cdf[:-1].reshape((-1,) + (1,) * jnp.ndim(u))
+    return (1 + jnp.sum((u[None] > thresholds).astype(jnp.int32), axis=0)).astype(jnp.int32)
 
 
 def _cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int):
@@ -131,8 +135,8 @@ def _cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int)
         active = active_u < probability
         unit = jnp.minimum((unit_u * resting.astype(jnp.float32)).astype(jnp.int32), resting - 1)
         passed = inclusive <= unit  # levels wholly before the unit
-        prices.append(book.origin + jnp.sum(passed.astype(jnp.int32)))
-        offsets.append(unit - jnp.sum(jnp.where(passed, volume, 0)))
+        prices.append(book.origin + jnp.sum(passed.astype(jnp.int32), axis=0))
+        offsets.append(unit - jnp.sum(jnp.where(passed, volume, 0), axis=0))
         sizes.append(jnp.where(active, from_cdf(size_u, p.size_cdf), 0))
         fired.append(active)
     book = lob.cancel_batch(book, side, jnp.stack(prices), jnp.stack(sizes), jnp.stack(offsets))
@@ -201,9 +205,9 @@ def flow_step(book: lob.Book, uniforms: jax.Array, p: FlowParams, mid: jax.Array
               fair_value: jax.Array, excitation: jax.Array, limit_slots: int, cancel_slots: int):
     """One step of background flow. Returns (book, fair value, excitation, outcome)."""
     draws = Draws(uniforms)
-    zeros = jnp.zeros((lob.NUM_SIDES,), jnp.int32)
+    zeros = jnp.zeros((lob.NUM_SIDES,) + lob.batch_shape(book), jnp.int32)
     total = FlowOutcome(agent_volume=zeros, agent_notional=zeros, agent_entry_ahead=zeros,
-                        market_volume=zeros, events=jnp.int32(0))
+                        market_volume=zeros, events=zeros[0])
     fired = []
     for side in (lob.BID, lob.ASK):
         book, active = _cancels(book, side, draws, p, cancel_slots)
@@ -214,6 +218,6 @@ def flow_step(book: lob.Book, uniforms: jax.Array, p: FlowParams, mid: jax.Array
     fair_value = fair_value_step(fair_value, draws, p)
     book, total, arrivals = _takers(book, draws, p, fair_value, excitation, total)
     excitation = p.hawkes_decay * excitation + p.hawkes_jump * arrivals.astype(jnp.float32)
-    events = jnp.sum(jnp.stack(fired).astype(jnp.int32)) + jnp.sum(arrivals.astype(jnp.int32))
+    events = jnp.sum(jnp.stack(fired).astype(jnp.int32), axis=0) + jnp.sum(arrivals.astype(jnp.int32), axis=0)
     assert draws.used == flow_uniforms(limit_slots, cancel_slots)
     return book, fair_value, excitation, total.replace(events=events)

@@ -7,6 +7,9 @@ realised volatility (ticks, EWMA), trade-flow imbalance (EWMA of signed taker
 volume / ``volume_scale``), the inventory the agent knows of (delayed by the
 latency, / max_inventory), per side its resting order (live flag, distance from
 the mid in ticks, size / max_quote_size, queue ahead / volume_scale), time remaining.
+
+The book features take one book or a batch in the levels x batch layout (features
+first, then the batch).
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ def observation_size(visible_levels: int, lags: int) -> int:
 
 
 def depth_profile(book: lob.Book, visible_levels: int) -> jax.Array:
-    """Total volume at the best price and the next levels outward, int32 (2, L)."""
+    """Total volume at the best price and the next levels outward, int32 (2, L, *batch)."""
     rows = []
-    steps = jnp.arange(visible_levels, dtype=jnp.int32)
+    steps = lob.level_column(visible_levels, len(lob.batch_shape(book)))
     for side in (lob.BID, lob.ASK):
         has, best = lob.best_index(book, side)
         idx = best - steps if side == lob.BID else best + steps
@@ -59,7 +62,7 @@ def book_features(book: lob.Book, mid: jax.Array, visible_levels: int, volume_sc
     imbalance = jnp.where(both, (top_bid - top_ask) / safe_top, 0.0)
     micro = (ask.astype(jnp.float32) * top_bid + bid.astype(jnp.float32) * top_ask) / safe_top
     micro_offset = jnp.where(both, micro - mid, 0.0)
-    volumes = profile.reshape(-1).astype(jnp.float32) / volume_scale
+    volumes = profile.reshape((-1,) + lob.batch_shape(book)).astype(jnp.float32) / volume_scale
     return jnp.concatenate([volumes, jnp.stack([spread, imbalance, micro_offset])])
 
 
@@ -68,7 +71,8 @@ def order_features(book: lob.Book, mid: jax.Array, max_quote_size, volume_scale)
     distance = jnp.abs(book.agent_price.astype(jnp.float32) - mid)
     size = book.agent_size.astype(jnp.float32) / max_quote_size
     ahead = book.agent_ahead.astype(jnp.float32) / volume_scale
-    return (jnp.stack([live, live * distance, live * size, live * ahead], axis=1)).reshape(-1)
+    features = jnp.stack([live, live * distance, live * size, live * ahead], axis=1)
+    return features.reshape((-1,) + lob.batch_shape(book))
 
 
 def update_returns(returns: jax.Array, change: jax.Array) -> jax.Array:
