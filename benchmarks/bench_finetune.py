@@ -9,18 +9,25 @@ policy trained from scratch with the same budget, on the windows that follow?
 2. For each seed: the order book calibrated on the calm regime (``jaxmm calibrate``, base
    ``configs/ppo_lob.yaml``) and PPO trained on it (``--parent-steps``); then, on the first
    ``--window`` seconds of the new regime, a fine-tune of that policy (calibrated environment,
-   ``--finetune-steps``) and a fresh network trained there with the same budget.
+   ``--finetune-steps``, the ``finetune`` section's learning-rate schedule) and a fresh network
+   trained there with the same budget and the parent's learner hyperparameters.
 3. The stale, fine-tuned and from-scratch policies on the ``--held-out`` windows of the new regime
-   that follow (replayed data, ``finetune.eval_episodes`` episodes each); per seed the mean over
-   those windows; across seeds the mean and its standard error, in mean episode reward and Sharpe.
+   that follow (replayed data, ``--episodes`` episodes each); per seed the mean over those windows;
+   across seeds the mean and its standard error, in mean episode reward and Sharpe, and the same
+   for the per-seed differences fine-tuned minus stale and fine-tuned minus scratch (paired: one
+   parent, one seed). A policy that never fills on a window has Sharpe 0 there (no PnL at all; the
+   ratio itself is undefined), counted in ``no_fill_windows``.
 
-Writes ``bench_finetune.json`` (every number) and prints the table.
+Trailing ``k=v`` arguments override the fine-tune's config (e.g. ``finetune.learning_rate=1e-3``).
+Parents already trained under ``--out`` are reused. Writes ``bench_finetune.json`` (every number)
+and prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,6 +40,7 @@ from jaxmm.finetune import regime_data  # noqa: E402
 
 BASE_CONFIG = "configs/ppo_lob.yaml"
 METRICS = ("reward_mean", "sharpe")
+DIFFERENCES = (("finetuned", "stale"), ("finetuned", "scratch"))
 POLICIES = ("stale", "finetuned", "scratch")
 FIRST_ROW_SECONDS = 1  # the first second of the data submits the initial book
 
@@ -41,6 +49,16 @@ def mean_sem(values) -> tuple[float, float]:
     values = np.asarray(values, float)
     sem = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
     return float(values.mean()), sem
+
+
+def window_metrics(m: dict) -> dict:
+    """Reward and Sharpe of one policy on one window; Sharpe 0 for a policy that never fills."""
+    sharpe = m["sharpe"]
+    no_fills = m["fills_per_episode"] == 0
+    if no_fills:
+        sharpe = 0.0
+    return {"reward_mean": m["reward_mean"], "sharpe": float("nan") if sharpe is None else sharpe,
+            "fills_per_episode": m["fills_per_episode"], "no_fills": bool(no_fills)}
 
 
 def main() -> None:
@@ -52,6 +70,7 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=3, help="held-out windows of --window seconds")
     parser.add_argument("--episodes", type=int, default=256, help="episodes per held-out window")
     parser.add_argument("--out", default="results/bench_finetune")
+    parser.add_argument("overrides", nargs="*", metavar="k=v", help="overrides of the fine-tune's config")
     args = parser.parse_args()
 
     from jaxmm.data.calibrate_cli import run_calibration
@@ -72,7 +91,7 @@ def main() -> None:
     for _ in range(args.held_out - 1):
         held_out.append(held_out[-1].following(args.window))
     overrides = [f"finetune.env_steps={int(args.finetune_steps)}", f"finetune.eval_episodes={args.episodes}",
-                 "eval.bootstrap_samples=0"]
+                 "eval.bootstrap_samples=0", *args.overrides]
     results = []
     start = time.time()
     for seed in range(args.seeds):
@@ -83,9 +102,12 @@ def main() -> None:
         parent = ft.load_parent(str(parent_dir))
         session = ft.Session(parent, [*overrides, f"finetune.seed={seed}"])
         session.open_data(data)
+        tuned_dir = out / f"finetuned_seed{seed}"
+        if tuned_dir.exists():  # a rerun (other overrides): the parents are reused, the fine-tunes redone
+            shutil.rmtree(tuned_dir)
         tuned = ft.finetune_window(session, "calibrated", first, held_out[0], parent.restore().state,
-                                   run_dir=out / f"finetuned_seed{seed}", progress=False)
-        config = session.config_with(source="scratch")
+                                   run_dir=tuned_dir, progress=False)
+        config = session.scratch_config()
         scratch_start = tuned.trainer.start(config, tuned.env_params, seed)
         scratch, _ = ft.train_state(tuned.trainer, scratch_start, session.settings.env_steps, config=config,
                                     run_dir=None, progress=False)
@@ -96,21 +118,27 @@ def main() -> None:
         for window in held_out:
             eval_config, env, env_params = session.eval_env(window)
             per_window.append({"window": window.spec,
-                               **{name: {k: m[k] for k in METRICS}
+                               **{name: window_metrics(m)
                                   for name, m in ft.evaluate(env, env_params, policies, eval_config).items()}})
         results.append({"seed": seed, "windows": per_window,
-                        "mean": {name: {k: float(np.mean([w[name][k] for w in per_window])) for k in METRICS}
-                                 for name in POLICIES}})
+                        "mean": {name: {k: float(np.nanmean([w[name][k] for w in per_window])) for k in METRICS}
+                                 for name in POLICIES},
+                        "no_fill_windows": {name: sum(w[name]["no_fills"] for w in per_window) for name in POLICIES}})
         print(f"seed {seed}: {results[-1]['mean']}", flush=True)
     summary = {name: {k: mean_sem([r["mean"][name][k] for r in results]) for k in METRICS} for name in POLICIES}
+    differences = {f"{a} - {b}": {k: mean_sem([r["mean"][a][k] - r["mean"][b][k] for r in results]) for k in METRICS}
+                   for a, b in DIFFERENCES}
+    no_fills = {name: sum(r["no_fill_windows"][name] for r in results) for name in POLICIES}
     report = {"arguments": vars(args), "eval_env": REPLAY, "data": manifest, "fine_tune_window": first.spec,
               "held_out_windows": [w.spec for w in held_out], "seeds": results, "summary": summary,
+              "differences": differences, "no_fill_windows": no_fills,
               "wall_s": time.time() - start}
     (out / "bench_finetune.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{'policy':<10} {'mean reward':>22} {'Sharpe':>22}")
-    for name in POLICIES:
-        cells = [f"{summary[name][k][0]:.4g} ± {summary[name][k][1]:.2g}" for k in METRICS]
-        print(f"{name:<10} {cells[0]:>22} {cells[1]:>22}")
+    print(f"{'policy':<22} {'mean reward':>22} {'Sharpe':>22} {'no-fill windows':>16}")
+    for name, row in [*summary.items(), *differences.items()]:
+        cells = [f"{row[k][0]:.4g} ± {row[k][1]:.2g}" for k in METRICS]
+        count = f"{no_fills[name]} of {args.seeds * args.held_out}" if name in no_fills else ""
+        print(f"{name:<22} {cells[0]:>22} {cells[1]:>22} {count:>16}")
     print(f"wrote {out / 'bench_finetune.json'}")
 
 

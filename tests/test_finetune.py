@@ -177,3 +177,15 @@ def test_calibrated_baselines_read_the_training_window():
     act({"policy": None, "quote_model": {"volatility": jnp.float32(2.0)}}, None, 0, None,
         Params(jnp.float32(1.0), jnp.float32(0.5)))
     assert seen == {"volatility": 2.0, "dt": 0.5}
+
+
+def test_scratch_trains_with_the_parents_learner_schedule(parent):
+    from jaxmm.finetune import run as ft
+
+    session = ft.Session(ft.load_parent(str(parent)), FINETUNE)
+    parent_ppo = session.parent.config.ppo
+    tuned, scratch = session.config_with(), session.scratch_config()
+    assert tuned.ppo.learning_rate == 1e-4 != parent_ppo.learning_rate
+    assert scratch.ppo.learning_rate == parent_ppo.learning_rate
+    assert scratch.ppo.lr_final_fraction == parent_ppo.lr_final_fraction
+    assert scratch.train.total_env_steps == tuned.train.total_env_steps == 256

@@ -6,9 +6,10 @@ Training windows of ``W`` seconds start every ``S`` seconds; each is followed by
 (``finetune.eval_seconds``, default ``S``), on which five kinds of policy are evaluated with the
 same episodes: ``stale`` (the parent, never fine-tuned), ``finetuned`` (fine-tuned on the window;
 with ``finetune.chain`` from the previous window's fine-tuned policy, else from the parent),
-``scratch`` (a fresh network trained on the window with the same budget) and the baselines of
-``finetune.baselines`` (closed-form policies with the quote model calibrated on the *training*
-window, heuristics as configured). Every kind trains with the same compiled chunk.
+``scratch`` (a fresh network trained on the window with the same budget and the parent's learner
+hyperparameters) and the baselines of ``finetune.baselines`` (closed-form policies with the quote
+model calibrated on the *training* window, heuristics as configured). Every kind trains with the same
+compiled chunk.
 
 The output directory holds ``rolling.json`` (the arguments), ``window_000/`` ... (each a fine-tune
 run directory with ``finetune.json``), ``rolling.csv`` (one row per window and policy) and
@@ -194,7 +195,7 @@ def _compare(session: ft.Session, result: ft.WindowResult, window, held_out, pro
     """Stale, fine-tuned, from-scratch and baseline policies on the held-out window."""
     settings = session.settings
     trainer = result.trainer
-    config = session.config_with(source=f"window {window.spec}")
+    config = session.scratch_config(source=f"scratch on window {window.spec}")
     scratch_start = trainer.start(config, result.env_params, settings.seed)
     scratch_state, _ = ft.train_state(trainer, scratch_start, settings.env_steps, config=config, run_dir=None,
                                       progress=progress)

@@ -114,7 +114,10 @@ class Session:
         self.span = windows.data_span(data, trades, self.settings.step_seconds)
         return self.span
 
-    def config_with(self, env_section=None, source: str = "fine-tune") -> Config:
+    def config_with(self, env_section=None, source: str = "fine-tune", schedule: bool = True) -> Config:
+        """The fine-tune's config: the parent's with ``env_section``, the overrides and the budget;
+        with ``schedule``, the fine-tune's own learning-rate schedule, without it the parent's learner
+        schedule (a network trained from scratch: see :meth:`scratch_config`)."""
         raw = self.parent.config.to_dict()
         raw["sweep"] = {}
         if env_section is not None:
@@ -124,9 +127,16 @@ class Session:
         settings = first.finetune
         raw.setdefault("train", {}).update(total_env_steps=settings.env_steps, eval_episodes=0, seed=settings.seed,
                                            baselines=[], name=f"{first.train.name}-{RUN_SUFFIX}")
-        for section, values in _learner_schedule(first, settings).items():
-            raw.setdefault(section, {}).update(values)
+        if schedule:
+            for section, values in _learner_schedule(first, settings).items():
+                raw.setdefault(section, {}).update(values)
         return config_from_dict(raw, f"{source} of {self.parent.label} (with overrides)")
+
+    def scratch_config(self, source: str = "scratch") -> Config:
+        """The config of the from-scratch comparison: the fine-tune's budget, the parent's learner
+        hyperparameters (its learning rate and schedule, DQN's exploration): a fresh network trained
+        with the fine-tune's small rate, or without exploration, would be a straw man."""
+        return self.config_with(source=source, schedule=False)
 
     def window_env(self, kind: str, window: windows.Window) -> tuple[envs.WindowEnv, Config]:
         try:
