@@ -183,9 +183,9 @@ def test_scratch_trains_with_the_parents_learner_schedule(parent):
     from jaxmm.finetune import run as ft
 
     session = ft.Session(ft.load_parent(str(parent)), FINETUNE)
-    parent_ppo = session.parent.config.ppo
+    parent_ppo = session.parent.config.learner()
     tuned, scratch = session.config_with(), session.scratch_config()
-    assert tuned.ppo.learning_rate == 1e-4 != parent_ppo.learning_rate
-    assert scratch.ppo.learning_rate == parent_ppo.learning_rate
-    assert scratch.ppo.lr_final_fraction == parent_ppo.lr_final_fraction
+    assert tuned.learner().learning_rate == 1e-4 != parent_ppo.learning_rate
+    assert scratch.learner().learning_rate == parent_ppo.learning_rate
+    assert scratch.learner().lr_final_fraction == parent_ppo.lr_final_fraction
     assert scratch.train.total_env_steps == tuned.train.total_env_steps == 256
