@@ -24,6 +24,7 @@ import os
 import platform
 import time
 
+import host
 import jax
 import jax.numpy as jnp
 
@@ -64,14 +65,7 @@ def make_runner(env, params, batch: int, steps: int):
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return host.cpu_model() or platform.processor() or "unknown"
 
 
 def machine() -> dict:

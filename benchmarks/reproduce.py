@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import host  # noqa: E402  (benchmarks/host.py, on the path as this script's folder)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -51,14 +53,7 @@ NEEDS = {"lob_scenarios": ("ppo_lob", "dqn_lob")}  # learning claims whose runs 
 def machine() -> str:
     import jax
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = host.cpu_model() or platform.processor() or platform.machine()
     devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
     return (f"{cpu}, {os.cpu_count()} cores; jax {jax.__version__} on {jax.default_backend()} ({devices}); "
             f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the start")
