@@ -44,7 +44,7 @@ COMMAND_CLAIMS: dict[str, str] = {
     "cjp2015": "python -m jaxmm evaluate --config configs/cjp2015.yaml --episodes 10000",
     "lob_scenarios": "python -m jaxmm evaluate --scenarios configs/scenarios/lob_suite.yaml "
                      "--policy checkpoint:{runs}/ppo_lob/run#member=0 --policy checkpoint:{runs}/dqn_lob/run#member=0 "
-                     "--policy inventory_capped --policy fixed_spread --policy avellaneda_stoikov --policy glft "
+                     "--policy inventory_capped --policy fixed_spread --policy avellaneda_stoikov --policy glft --policy symmetric "
                      "--report {out}/lob_scenarios",
 }
 NEEDS = {"lob_scenarios": ("ppo_lob", "dqn_lob")}  # learning claims whose runs a command uses
