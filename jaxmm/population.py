@@ -45,8 +45,18 @@ class Population:
         return bool(self.swept_keys)
 
     def init(self) -> Any:
-        """The stacked initial training state of every member."""
-        return jax.jit(jax.vmap(self.learner.init))(self.keys, self.env_params, self.hypers)
+        """The stacked initial training state of every member, one member after another.
+
+        Not ``vmap``: the members' orthogonal initialisations would become batched QRs, and
+        jaxlib 0.10's CPU QR splits a batch over the same thread pool that runs independent
+        operations concurrently; two batched QRs (two layers) then each hold a pool thread
+        waiting for tasks queued behind the other, and on a 2-core pool the process deadlocks
+        with every thread asleep. One member at a time, each QR is a single matrix.
+        """
+        def init_one(inputs):
+            return self.learner.init(*inputs)
+
+        return jax.jit(lambda inputs: jax.lax.map(init_one, inputs))((self.keys, self.env_params, self.hypers))
 
     def member_env_params(self, index: int) -> Any:
         return member(self.env_params, index)

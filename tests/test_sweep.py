@@ -103,6 +103,22 @@ def test_members_hold_their_own_reward_weights_and_hyperparameters():
     np.testing.assert_allclose(np.asarray(state.env_params.reward_weights), weights)
 
 
+@pytest.mark.parametrize("config_path,small", [
+    (CONFIG, TINY), ("configs/dqn_cj_small.yaml", ["dqn.hidden_sizes=[16, 16]", "dqn.buffer_size=64"])])
+def test_a_members_initial_state_is_the_one_its_own_run_starts_from(config_path, small):
+    seeds = [0, 1, 2]
+    population = build_population(load_config(config_path, [*small, f"sweep.axes=[{{key: train.seed, values: {seeds}}}]"]))
+    stacked = population.init()
+    for index, seed in enumerate(seeds):
+        alone = build_population(load_config(config_path, [*small, f"train.seed={seed}"]))
+        own = jax.tree.map(lambda x: x[0], alone.init())
+        mine = jax.tree.map(lambda x: x[index], stacked)
+        for a, b in zip(jax.tree.leaves(own), jax.tree.leaves(mine)):
+            if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+                a, b = jax.random.key_data(a), jax.random.key_data(b)
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 # ---------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def sweep_run(tmp_path_factory):
