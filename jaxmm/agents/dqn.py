@@ -236,11 +236,12 @@ def make_learner(config, env) -> Learner:
         return state, jax.tree.map(lambda x: x.astype(jnp.float32), metrics)
 
     def act(params, key, obs, env_state, env_params_):
-        online, normalizer = params
-        return jnp.argmax(q_values(online, normalizer, obs), axis=-1).astype(jnp.int32)
+        network_params, normalizer = params
+        return jnp.argmax(q_values(network_params, normalizer, obs), axis=-1).astype(jnp.int32)
 
     def policy(state: DQNState) -> Policy:
-        return Policy(name="dqn", act=act, params=(state.online, state.normalizer))
+        network_params = state.target if cfg.policy_network == "target" else state.online
+        return Policy(name="dqn", act=act, params=(network_params, state.normalizer))
 
     return Learner(hyper=hyper_from_config, init=init, chunk=chunk, train_chunk=jax.jit(chunk),
                    env_steps_per_chunk=iterations * num_envs, policy=policy)

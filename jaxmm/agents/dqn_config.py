@@ -37,6 +37,10 @@ class DQNConfig(Section):
     huber_delta: float = 1.0  # in units of the scaled reward
     target_update_period: int = 1  # gradient steps between target updates
     tau: float = 0.005  # target <- (1 - tau) target + tau online; 1 = hard copy
+    # The network the trained greedy policy acts with: "online", or "target", the Polyak average
+    # of the recent online iterates (steadier where the action gaps are small against the noise
+    # of the last gradient steps; with tau = 1 it is a stale copy). Exploration always uses online.
+    policy_network: Literal["online", "target"] = "online"
     epsilon_start: float = 1.0
     epsilon_end: float = 0.05
     epsilon_decay_steps: int = 100_000  # environment steps of the linear decay
