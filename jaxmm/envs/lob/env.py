@@ -30,6 +30,7 @@ from gymnax.environments import spaces
 from jaxmm.envs.action_grid import nearest_pair
 from jaxmm.envs.base import MarketEnv, QuoteModel
 from jaxmm.envs.lob import agent, book as lob, observation as ob
+from jaxmm.envs.lob.accounting import step_accounting
 from jaxmm.envs.lob.config import LOB_REWARD_COMPONENTS
 from jaxmm.envs.lob.flow import flow_uniforms, uniforms_from_bits
 from jaxmm.envs.lob.layout import BOOK_OPS, PER_BOOK
@@ -126,9 +127,7 @@ class LobEnv(MarketEnv):
         rejected0 = book.rejected
         book, mine = ops.apply_message(book, due, arrived, params.flow.level_capacity,
                                        state.inventory, params.max_inventory)
-        bid_quoted, ask_quoted = book.agent_active[lob.BID], book.agent_active[lob.ASK]
-        quoted_spread = (book.agent_price[lob.ASK] - book.agent_price[lob.BID]).astype(jnp.float32)
-        quote_prices = book.agent_price.astype(jnp.float32)  # the quotes the flow meets this step
+        quoted_book = book  # the quotes the flow meets this step
 
         book, fair_value, excitation, flow = ops.flow_step(
             book, uniforms[:num_flow], params.flow, mid0, state.fair_value, state.excitation,
@@ -136,80 +135,13 @@ class LobEnv(MarketEnv):
         mid = ops.mid_price(book, mid0)
         book, dropped = ops.shift_window(book, self.origin_for(mid))
 
-        # Accounting (ticks, then price units).
-        bought, sold = flow.agent_volume[lob.BID], flow.agent_volume[lob.ASK]
-        passive_qty = bought - sold
-        passive_cost = flow.agent_notional[lob.BID] - flow.agent_notional[lob.ASK]
-        inventory = state.inventory + passive_qty + mine.taker_signed
-        cash = state.cash - passive_cost.astype(jnp.float32) - mine.taker_notional.astype(jnp.float32)
-        wealth_change = (cash + inventory.astype(jnp.float32) * mid) \
-            - (state.cash + state.inventory.astype(jnp.float32) * mid0)
-        tick = params.tick_size
-        fees = params.maker_rebate * (bought + sold).astype(jnp.float32) \
-            - params.taker_fee * mine.taker_volume.astype(jnp.float32)
-        slot = state.time % self.markout_horizon
-        matured_qty = state.markout_qty[slot]
-        adverse = tick * (matured_qty * mid - state.markout_mid[slot])
-        markout = tick * (matured_qty * mid - state.markout_cost[slot])
-        qf = inventory.astype(jnp.float32)
-        qty_f = passive_qty.astype(jnp.float32)
-        edge = tick * (qty_f * mid0 - passive_cost.astype(jnp.float32))
-        slippage = tick * (mine.taker_notional.astype(jnp.float32)
-                           - mine.taker_signed.astype(jnp.float32) * mid0)
-        components = jnp.stack([
-            tick * wealth_change, -qf * qf * params.dt, adverse,
-            -mine.messages.astype(jnp.float32), fees, edge - slippage]).astype(jnp.float32)
-        reward = jnp.dot(params.reward_weights, components)
-
-        time = state.time + 1
-        change = mid - mid0
-        new_state = LobEnvState(
-            book=book, time=time, mid=mid, fair_value=fair_value, excitation=excitation,
-            cash=cash, inventory=inventory, pnl=state.pnl + components[0] + fees,
-            pending=pending, pending_valid=valid,
-            inventory_history=state.inventory_history.at[time % self.pipeline_length].set(inventory),
-            mid_returns=ob.update_returns(state.mid_returns, change),
-            realised_var=ob.ewma(state.realised_var, change * change),
-            flow_imbalance=ob.ewma(state.flow_imbalance, (flow.market_volume[lob.BID]
-                                   - flow.market_volume[lob.ASK]).astype(jnp.float32)
-                                   / params.volume_scale),
-            markout_qty=state.markout_qty.at[slot].set(qty_f),
-            markout_cost=state.markout_cost.at[slot].set(passive_cost.astype(jnp.float32)),
-            markout_mid=state.markout_mid.at[slot].set(qty_f * mid0))
-        taker_bought = jnp.maximum(mine.taker_signed, 0)
-        taker_sold = jnp.maximum(-mine.taker_signed, 0)
-        info = {
-            "reward_components": components,
-            "pnl": new_state.pnl,
-            "inventory": qf,
-            "bid_fill": (bought + taker_bought).astype(jnp.float32),
-            "ask_fill": (sold + taker_sold).astype(jnp.float32),
-            "bid_quoted": bid_quoted.astype(jnp.float32),
-            "ask_quoted": ask_quoted.astype(jnp.float32),
-            "spread": jnp.where(bid_quoted & ask_quoted, tick * quoted_spread, 0.0),
-            "maker_volume": (bought + sold).astype(jnp.float32),
-            "taker_volume": mine.taker_volume.astype(jnp.float32),
-            "fill_price_edge": edge,
-            "markout": markout,
-            "markout_volume": jnp.abs(matured_qty),
-            "adverse_selection": adverse,
-            "queue_position_at_fill": jnp.sum(flow.agent_entry_ahead).astype(jnp.float32),
-            "slippage": slippage,
-            "fees": fees,
-            "overflow_events": (book.rejected - rejected0).astype(jnp.float32),
-            "book_events": (flow.events + mine.messages).astype(jnp.float32),
-            "window_cancels": dropped.astype(jnp.float32),
-            "market_spread": tick * (ops.book_features(book, mid, 1, params.volume_scale)[2]),
-            # Read by the evaluation metrics (jaxmm.evaluation.accumulate); price units.
-            "mid_change": tick * change,
-            "maker_bought": bought.astype(jnp.float32),
-            "maker_sold": sold.astype(jnp.float32),
-            "taker_qty": mine.taker_signed.astype(jnp.float32),  # signed units (+ bought)
-            "bid_distance": jnp.where(bid_quoted, tick * (mid0 - quote_prices[lob.BID]), 0.0),
-            "ask_distance": jnp.where(ask_quoted, tick * (quote_prices[lob.ASK] - mid0), 0.0),
-            "message_delay": delay.astype(jnp.float32),  # steps until this step's message arrives
-            "agent_messages": mine.messages.astype(jnp.float32),
-        }
+        reward, fields, info = step_accounting(
+            state, params, quoted_book=quoted_book, book=book, mine=mine, flow=flow, mid0=mid0, mid=mid,
+            delay=delay, rejected0=rejected0, window_cancels=dropped,
+            market_spread=params.tick_size * ops.book_features(book, mid, 1, params.volume_scale)[2],
+            markout_horizon=self.markout_horizon, pipeline_length=self.pipeline_length)
+        new_state = LobEnvState(book=book, fair_value=fair_value, excitation=excitation, pending=pending,
+                                pending_valid=valid, **fields)
         obs = self.get_obs(new_state, params)
         return obs, new_state, reward, jnp.array(False), info
 

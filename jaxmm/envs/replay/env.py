@@ -32,6 +32,7 @@ from flax import struct
 
 from jaxmm.data.events import EventKind, EventStream
 from jaxmm.envs.lob import agent, book as lob, observation as ob
+from jaxmm.envs.lob.accounting import step_accounting
 from jaxmm.envs.lob.env import LobEnv
 from jaxmm.envs.lob.flow import uniforms_from_bits
 from jaxmm.envs.replay.agent_step import deliver_message
@@ -116,85 +117,20 @@ class ReplayEnv(LobEnv):
         book, mine, pending, valid = deliver_message(self, jitter_uniform, state, action, params,
                                                      params.level_capacity, self.market_impact)
         delay = _delay(jitter_uniform, params, self.pipeline_length)
-        bid_quoted, ask_quoted = book.agent_active[lob.BID], book.agent_active[lob.ASK]
-        quoted_spread = (book.agent_price[lob.ASK] - book.agent_price[lob.BID]).astype(jnp.float32)
-        quote_prices = book.agent_price.astype(jnp.float32)
+        quoted_book = book
         rejected0 = book.rejected
         book, flow = apply_events(book, params.events, params.step_start[state.cursor],
                                   params.step_start[state.cursor + 1], self.queue_model, self.queue_power,
                                   self.takes)
         mid = ob.mid_price(book, mid0)
 
-        # Accounting, reward components and info: as LobEnv.transition.
-        bought, sold = flow.agent_volume[lob.BID], flow.agent_volume[lob.ASK]
-        passive_qty = bought - sold
-        passive_cost = flow.agent_notional[lob.BID] - flow.agent_notional[lob.ASK]
-        inventory = state.inventory + passive_qty + mine.taker_signed
-        cash = state.cash - passive_cost.astype(jnp.float32) - mine.taker_notional.astype(jnp.float32)
-        wealth_change = (cash + inventory.astype(jnp.float32) * mid) \
-            - (state.cash + state.inventory.astype(jnp.float32) * mid0)
-        tick = params.tick_size
-        fees = params.maker_rebate * (bought + sold).astype(jnp.float32) \
-            - params.taker_fee * mine.taker_volume.astype(jnp.float32)
-        slot = state.time % self.markout_horizon
-        matured_qty = state.markout_qty[slot]
-        adverse = tick * (matured_qty * mid - state.markout_mid[slot])
-        markout = tick * (matured_qty * mid - state.markout_cost[slot])
-        qf = inventory.astype(jnp.float32)
-        qty_f = passive_qty.astype(jnp.float32)
-        edge = tick * (qty_f * mid0 - passive_cost.astype(jnp.float32))
-        slippage = tick * (mine.taker_notional.astype(jnp.float32) - mine.taker_signed.astype(jnp.float32) * mid0)
-        components = jnp.stack([
-            tick * wealth_change, -qf * qf * params.dt, adverse,
-            -mine.messages.astype(jnp.float32), fees, edge - slippage]).astype(jnp.float32)
-        reward = jnp.dot(params.reward_weights, components)
-
-        time = state.time + 1
-        change = mid - mid0
-        new_state = ReplayEnvState(
-            book=book, time=time, cursor=state.cursor + 1, mid=mid, cash=cash, inventory=inventory,
-            pnl=state.pnl + components[0] + fees, pending=pending, pending_valid=valid,
-            inventory_history=state.inventory_history.at[time % self.pipeline_length].set(inventory),
-            mid_returns=ob.update_returns(state.mid_returns, change),
-            realised_var=ob.ewma(state.realised_var, change * change),
-            flow_imbalance=ob.ewma(state.flow_imbalance, (flow.market_volume[lob.BID]
-                                   - flow.market_volume[lob.ASK]).astype(jnp.float32) / params.volume_scale),
-            markout_qty=state.markout_qty.at[slot].set(qty_f),
-            markout_cost=state.markout_cost.at[slot].set(passive_cost.astype(jnp.float32)),
-            markout_mid=state.markout_mid.at[slot].set(qty_f * mid0))
-        taker_bought = jnp.maximum(mine.taker_signed, 0)
-        taker_sold = jnp.maximum(-mine.taker_signed, 0)
-        info = {
-            "reward_components": components,
-            "pnl": new_state.pnl,
-            "inventory": qf,
-            "bid_fill": (bought + taker_bought).astype(jnp.float32),
-            "ask_fill": (sold + taker_sold).astype(jnp.float32),
-            "bid_quoted": bid_quoted.astype(jnp.float32),
-            "ask_quoted": ask_quoted.astype(jnp.float32),
-            "spread": jnp.where(bid_quoted & ask_quoted, tick * quoted_spread, 0.0),
-            "maker_volume": (bought + sold).astype(jnp.float32),
-            "taker_volume": mine.taker_volume.astype(jnp.float32),
-            "fill_price_edge": edge,
-            "markout": markout,
-            "markout_volume": jnp.abs(matured_qty),
-            "adverse_selection": adverse,
-            "queue_position_at_fill": jnp.sum(flow.agent_entry_ahead).astype(jnp.float32),
-            "slippage": slippage,
-            "fees": fees,
-            "overflow_events": (book.rejected - rejected0).astype(jnp.float32),
-            "book_events": (flow.events + mine.messages).astype(jnp.float32),
-            "window_cancels": flow.window_cancels.astype(jnp.float32),
-            "market_spread": tick * (ob.book_features(book, mid, 1, params.volume_scale)[2]),
-            "mid_change": tick * change,
-            "maker_bought": bought.astype(jnp.float32),
-            "maker_sold": sold.astype(jnp.float32),
-            "taker_qty": mine.taker_signed.astype(jnp.float32),
-            "bid_distance": jnp.where(bid_quoted, tick * (mid0 - quote_prices[lob.BID]), 0.0),
-            "ask_distance": jnp.where(ask_quoted, tick * (quote_prices[lob.ASK] - mid0), 0.0),
-            "message_delay": delay.astype(jnp.float32),
-            "agent_messages": mine.messages.astype(jnp.float32),
-        }
+        reward, fields, info = step_accounting(
+            state, params, quoted_book=quoted_book, book=book, mine=mine, flow=flow, mid0=mid0, mid=mid,
+            delay=delay, rejected0=rejected0, window_cancels=flow.window_cancels,
+            market_spread=params.tick_size * ob.book_features(book, mid, 1, params.volume_scale)[2],
+            markout_horizon=self.markout_horizon, pipeline_length=self.pipeline_length)
+        new_state = ReplayEnvState(book=book, cursor=state.cursor + 1, pending=pending, pending_valid=valid,
+                                   **fields)
         obs = self.get_obs(new_state, params)
         return obs, new_state, reward, jnp.array(False), info
 
