@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -198,7 +197,7 @@ def test_the_policy_acts_with_the_network_the_config_names(tiny):
     # after a gradient step with tau < 1 the Polyak average differs from the online network
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(state.online), jax.tree.leaves(state.target)))
     for name, network in (("online", state.online), ("target", state.target)):
-        cfg_n, env_n, _, learner_n = _tiny(f"dqn.policy_network={name}")
+        *_, learner_n = _tiny(f"dqn.policy_network={name}")
         for a, b in zip(jax.tree.leaves(learner_n.policy(state).params[0]), jax.tree.leaves(network)):
             np.testing.assert_array_equal(a, b)
 
