@@ -189,3 +189,54 @@ def test_scratch_trains_with_the_parents_learner_schedule(parent):
     assert scratch.learner().learning_rate == parent_ppo.learning_rate
     assert scratch.learner().lr_final_fraction == parent_ppo.lr_final_fraction
     assert scratch.train.total_env_steps == tuned.train.total_env_steps == 256
+
+
+DQN_PARENT = ["train.algo=dqn", "env.action_type=discrete", "env.depth_grid=[0.01,0.03,0.06]",
+              "dqn.num_envs=8", "dqn.buffer_size=1024", "dqn.batch_size=32", "dqn.learning_starts=64",
+              "dqn.hidden_sizes=[16]", "dqn.epsilon_end=0.2", "train.total_env_steps=512",
+              "train.chunk_env_steps=256", "train.eval_episodes=0"]
+
+
+def test_a_dqn_parent_finetunes_from_its_own_networks_with_a_fresh_buffer(tmp_path):
+    """The DQN path: online and target networks, optimiser and normaliser come from the parent, the
+    replay buffer and the exploration start afresh (at the parent's final epsilon), the fine-tune's
+    learning-rate schedule is its own, and training moves the network while the parent stays as it was."""
+    import jax
+    import numpy as np
+
+    from jaxmm.finetune import run as ft_run
+    from jaxmm.finetune import windows
+    from jaxmm.sweeps.stacking import member
+    from jaxmm.training import train
+
+    parent_dir = tmp_path / "dqn_parent"
+    train("configs/calibrated_model.yaml", DQN_PARENT, run_dir=parent_dir, progress=False)
+    before = _hashes(parent_dir)
+    parent = ft_run.load_parent(str(parent_dir)).restore()
+    session = ft_run.Session(parent, FINETUNE)
+    span = session.open_data(DATA, None)
+    window = windows.parse("600:1200", span)
+    held_out = windows.held_out(window, span, session.settings.eval_seconds)
+    result = ft_run.finetune_window(session, "calibrated", window, held_out, parent.state,
+                                    run_dir=tmp_path / "ft", progress=False)
+
+    config = result.record
+    assert config["parent"]["run_dir"] == str(parent_dir) and config["env_steps"] >= 256
+    for when in ("before", "after"):
+        assert all(isinstance(config[when][name], float) for name in EVALUATE_NAMES)
+    saved = (tmp_path / "ft" / "config.yaml").read_text()
+    assert "learning_rate: 0.0001" in saved and "epsilon_start: 0.2" in saved
+
+    restored = member(parent.state, 0)
+    start = member(result.trainer.start(ft_run.Session(parent, FINETUNE).config_with(), result.env_params, 0,
+                                        parent.state).learner, 0)
+    for name in ("online", "target", "opt_state"):
+        for a, b in zip(jax.tree.leaves(getattr(start, name)), jax.tree.leaves(getattr(restored, name))):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(start.buffer.size) == 0 < int(restored.buffer.size)
+    trained = member(result.state.learner, 0)
+    assert int(trained.buffer.size) > 0
+    moved = [float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+             for a, b in zip(jax.tree.leaves(trained.online), jax.tree.leaves(restored.online))]
+    assert max(moved) > 0.0 and all(np.isfinite(moved))
+    assert _hashes(parent_dir) == before
