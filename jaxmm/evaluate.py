@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmm.envs.base import MarketEnv
-from jaxmm.evaluation import accumulate, regime
+from jaxmm.evaluation import accumulate, regime, statistics
 from jaxmm.evaluation.accumulate import MetricSpec
 from jaxmm.policy import Policy
 
@@ -264,7 +264,7 @@ def summarise(stats: dict, episodes: int, num_steps: int, component_names) -> di
         "spread_mean": mean("spread") / quoted_steps if quoted_steps > 0 else float("nan"),
         "fills_per_episode": mean("bid_fill") + mean("ask_fill"),
         "quoting_ratio": (mean("bid_quoted") + mean("ask_quoted")) / (2 * num_steps),
-        "sharpe": mean("pnl") / pnl_std if pnl_std > 0 else float("nan"),
+        "sharpe": statistics.sharpe(mean("pnl"), pnl_std, num_steps),
     }
     totals, _ = stats["components"]
     names = component_names or [f"component_{i}" for i in range(len(totals))]

@@ -213,3 +213,23 @@ def test_sample_paths_come_back_with_the_evaluation(case):
     count = config.eval.plot_paths
     np.testing.assert_array_equal(paths["inventory"], rec["inventory"][:, :count].T)
     np.testing.assert_array_equal(paths["pnl"], rec["pnl"][:, :count].T)
+
+
+def test_sharpe_is_undefined_when_every_episode_ends_alike():
+    """Every episode flattens the same starting inventory at its first step and then never quotes:
+    one PnL for all, and a spread across episodes that is only float32 rounding. The Sharpe ratio
+    (and its interval) is undefined, not the millions that rounding divided into the mean gives."""
+    config = load_config("configs/cj_small.yaml", [*MODEL, "env.initial_inventory=[3,3]", "eval.bootstrap_samples=50"])
+    env, params = make_env(config)
+    grid = np.asarray(params.action_grid)
+    idle = next(i for i, row in enumerate(grid) if np.isinf(row).all() and i != int(params.flatten_index))
+    flatten = int(params.flatten_index)
+
+    def act(policy_params, key, obs, state, env_params):
+        return jnp.where(state.time == 0, flatten, idle).astype(jnp.int32)
+
+    result = evaluate_policy(env, params, Policy("flatten_once", act), 3000, seed=SEED, batch_size=1000,
+                             eval_config=config.eval)
+    metrics, pnl = result["metrics"], result["per_episode"]["pnl"]
+    assert np.all(pnl == pnl[0]) and pnl[0] < 0  # the same cost paid by every episode
+    assert math.isnan(metrics["sharpe"]) and math.isnan(metrics["sharpe_ci_low"])

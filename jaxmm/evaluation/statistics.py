@@ -12,6 +12,9 @@ INVENTORY_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 # Resampled values held in memory at once by the bootstrap (episodes x resamples per chunk).
 BOOTSTRAP_CHUNK_VALUES = 4_000_000
 BOOTSTRAP_MAX_UNITS = 2_000  # episodes resampled one by one up to this many, in blocks beyond
+# Episode PnLs are float32 running sums; a spread across episodes below this share of the PnL's
+# size per step summed is rounding of identical outcomes (every episode filled alike), not risk.
+PNL_RESOLUTION_PER_STEP = float(np.finfo(np.float32).eps)
 
 
 def histogram_quantiles(values: np.ndarray, counts: np.ndarray, quantiles: Sequence[float]) -> list[float]:
@@ -44,9 +47,22 @@ def histogram_moments(values: np.ndarray, counts: np.ndarray) -> tuple[float, fl
     return mean, math.sqrt(m2), skewness
 
 
-def sharpe_ratio(x: np.ndarray) -> float:
+def resolved_std(mean: float, std: float, num_steps: int) -> bool:
+    """Whether ``std`` of episode PnLs (mean ``mean``, ``num_steps`` float32 additions each)
+    exceeds what rounding alone leaves between episodes with the same outcome."""
+    return std > PNL_RESOLUTION_PER_STEP * max(num_steps, 1) * abs(mean)
+
+
+def sharpe(mean: float, std: float, num_steps: int) -> float:
+    """mean / std of episode PnL; NaN (undefined) when the spread is 0 or only rounding, which
+    would otherwise read as a Sharpe ratio of millions for episodes that all filled alike."""
+    return mean / std if std > 0 and resolved_std(mean, std, num_steps) else math.nan
+
+
+def sharpe_ratio(x: np.ndarray, num_steps: int) -> float:
+    x = np.asarray(x, np.float64)
     std = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
-    return float(np.mean(x)) / std if std > 0 else math.nan
+    return sharpe(float(np.mean(x)), std, num_steps) if len(x) else math.nan
 
 
 def sharpe_standard_error(sharpe: float, n: int) -> float:
@@ -58,7 +74,7 @@ def sharpe_standard_error(sharpe: float, n: int) -> float:
 
 
 def bootstrap_sharpe_interval(x: np.ndarray, samples: int, confidence: float,
-                              seed: int) -> tuple[float, float]:
+                              seed: int, num_steps: int) -> tuple[float, float]:
     """Percentile bootstrap interval of the Sharpe ratio (mean / sd) of ``x``.
 
     Episodes are resampled with replacement, ``samples`` times. Beyond
@@ -68,7 +84,7 @@ def bootstrap_sharpe_interval(x: np.ndarray, samples: int, confidence: float,
     needs only each block's count, sum and sum of squares."""
     x = np.asarray(x, np.float64)
     n = len(x)
-    if samples <= 0 or n < 2 or not np.std(x) > 0:
+    if samples <= 0 or n < 2 or not math.isfinite(sharpe_ratio(x, num_steps)):
         return math.nan, math.nan
     units = min(n, BOOTSTRAP_MAX_UNITS)
     starts = (np.arange(units) * n) // units

@@ -53,8 +53,9 @@ def summarise_extended(stats: dict, per_episode: dict, pooled: dict, episodes: i
     distributions: dict[str, Any] = {}
     pnl = per_episode["pnl"]
 
-    sharpe = st.sharpe_ratio(pnl)
-    low, high = st.bootstrap_sharpe_interval(pnl, eval_config.bootstrap_samples, eval_config.confidence, seed)
+    sharpe = st.sharpe_ratio(pnl, num_steps)
+    low, high = st.bootstrap_sharpe_interval(pnl, eval_config.bootstrap_samples, eval_config.confidence, seed,
+                                             num_steps)
     metrics.update(sharpe_se=st.sharpe_standard_error(sharpe, episodes), sharpe_ci_low=low, sharpe_ci_high=high,
                    sharpe_ci_confidence=eval_config.confidence)
     drawdown = per_episode["max_drawdown"]
