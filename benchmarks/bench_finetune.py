@@ -16,11 +16,15 @@ policy trained from scratch with the same budget, on the windows that follow?
    across seeds the mean and its standard error, in mean episode reward and Sharpe, and the same
    for the per-seed differences fine-tuned minus stale and fine-tuned minus scratch (paired: one
    parent, one seed). A policy that never fills on a window has Sharpe 0 there (no PnL at all; the
-   ratio itself is undefined), counted in ``no_fill_windows``.
+   ratio itself is undefined), counted in ``no_fill_windows``. A Sharpe ratio is also undefined
+   (NaN) on a window where every episode ended with the same PnL; such a window is left out of
+   that policy's mean, and the paired differences are taken over the windows where both
+   policies' values are defined (the windows left out are counted in ``unpaired_windows``).
 
 Trailing ``k=v`` arguments override the fine-tune's config (e.g. ``finetune.learning_rate=1e-3``).
 Parents already trained under ``--out`` are reused. Writes ``bench_finetune.json`` (every number)
-and prints the table.
+and prints the table; ``--summarise FILE`` prints the table of a ``bench_finetune.json`` again
+(and rewrites its summary) without training.
 """
 
 from __future__ import annotations
@@ -61,6 +65,43 @@ def window_metrics(m: dict) -> dict:
             "fills_per_episode": m["fills_per_episode"], "no_fills": bool(no_fills)}
 
 
+def paired(seed_result: dict, a: str, b: str, metric: str) -> tuple[float, int]:
+    """Mean over one seed's windows of ``a`` minus ``b`` where both are defined; windows left out."""
+    pairs = [w[a][metric] - w[b][metric] for w in seed_result["windows"]
+             if np.isfinite(w[a][metric]) and np.isfinite(w[b][metric])]
+    return (float(np.mean(pairs)) if pairs else float("nan")), len(seed_result["windows"]) - len(pairs)
+
+
+def summarise(results: list[dict]) -> dict:
+    """Across seeds: each policy's mean ± standard error, the paired differences, the counts."""
+    summary = {name: {k: mean_sem([r["mean"][name][k] for r in results]) for k in METRICS} for name in POLICIES}
+    differences, unpaired = {}, {}
+    for a, b in DIFFERENCES:
+        label = f"{a} - {b}"
+        per_seed = {k: [paired(r, a, b, k) for r in results] for k in METRICS}
+        differences[label] = {k: mean_sem([d for d, _ in values]) for k, values in per_seed.items()}
+        differences[label]["per_seed"] = {k: [d for d, _ in values] for k, values in per_seed.items()}
+        unpaired[label] = {k: sum(n for _, n in values) for k, values in per_seed.items()}
+    no_fills = {name: sum(r["no_fill_windows"][name] for r in results) for name in POLICIES}
+    undefined = {name: sum(not np.isfinite(w[name]["sharpe"]) for r in results for w in r["windows"])
+                 for name in POLICIES}
+    return {"summary": summary, "differences": differences, "no_fill_windows": no_fills,
+            "undefined_sharpe_windows": undefined, "unpaired_windows": unpaired}
+
+
+def print_table(report: dict) -> None:
+    windows = len(report["seeds"]) * len(report["held_out_windows"])
+    print(f"{'policy':<22} {'mean reward':>22} {'Sharpe':>22} {'no-fill windows':>16} {'Sharpe undefined':>17}")
+    for name, row in report["summary"].items():
+        cells = [f"{row[k][0]:.4g} ± {row[k][1]:.2g}" for k in METRICS]
+        print(f"{name:<22} {cells[0]:>22} {cells[1]:>22} {report['no_fill_windows'][name]:>10} of {windows}"
+              f" {report['undefined_sharpe_windows'][name]:>11} of {windows}")
+    for name, row in report["differences"].items():
+        cells = [f"{row[k][0]:.4g} ± {row[k][1]:.2g}" for k in METRICS]
+        left_out = report["unpaired_windows"][name]["sharpe"]
+        print(f"{name:<22} {cells[0]:>22} {cells[1]:>22}   (Sharpe paired over {windows - left_out} of {windows} windows)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -71,7 +112,15 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=256, help="episodes per held-out window")
     parser.add_argument("--out", default="results/bench_finetune")
     parser.add_argument("overrides", nargs="*", metavar="k=v", help="overrides of the fine-tune's config")
+    parser.add_argument("--summarise", metavar="FILE", help="re-summarise a bench_finetune.json; no training")
     args = parser.parse_args()
+    if args.summarise:
+        path = Path(args.summarise)
+        report = json.loads(path.read_text())
+        report.update(summarise(report["seeds"]))
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print_table(report)
+        return
 
     from jaxmm.data.calibrate_cli import run_calibration
     from jaxmm.finetune import run as ft
@@ -125,20 +174,11 @@ def main() -> None:
                                  for name in POLICIES},
                         "no_fill_windows": {name: sum(w[name]["no_fills"] for w in per_window) for name in POLICIES}})
         print(f"seed {seed}: {results[-1]['mean']}", flush=True)
-    summary = {name: {k: mean_sem([r["mean"][name][k] for r in results]) for k in METRICS} for name in POLICIES}
-    differences = {f"{a} - {b}": {k: mean_sem([r["mean"][a][k] - r["mean"][b][k] for r in results]) for k in METRICS}
-                   for a, b in DIFFERENCES}
-    no_fills = {name: sum(r["no_fill_windows"][name] for r in results) for name in POLICIES}
     report = {"arguments": vars(args), "eval_env": REPLAY, "data": manifest, "fine_tune_window": first.spec,
-              "held_out_windows": [w.spec for w in held_out], "seeds": results, "summary": summary,
-              "differences": differences, "no_fill_windows": no_fills,
-              "wall_s": time.time() - start}
+              "held_out_windows": [w.spec for w in held_out], "seeds": results, "wall_s": time.time() - start}
+    report.update(summarise(results))
     (out / "bench_finetune.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{'policy':<22} {'mean reward':>22} {'Sharpe':>22} {'no-fill windows':>16}")
-    for name, row in [*summary.items(), *differences.items()]:
-        cells = [f"{row[k][0]:.4g} ± {row[k][1]:.2g}" for k in METRICS]
-        count = f"{no_fills[name]} of {args.seeds * args.held_out}" if name in no_fills else ""
-        print(f"{name:<22} {cells[0]:>22} {cells[1]:>22} {count:>16}")
+    print_table(report)
     print(f"wrote {out / 'bench_finetune.json'}")
 
 
