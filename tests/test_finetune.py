@@ -220,16 +220,15 @@ def test_a_dqn_parent_finetunes_from_its_own_networks_with_a_fresh_buffer(tmp_pa
     result = ft_run.finetune_window(session, "calibrated", window, held_out, parent.state,
                                     run_dir=tmp_path / "ft", progress=False)
 
-    config = result.record
-    assert config["parent"]["run_dir"] == str(parent_dir) and config["env_steps"] >= 256
+    record = result.record
+    assert record["parent"]["run_dir"] == str(parent_dir) and record["env_steps"] >= 256
     for when in ("before", "after"):
-        assert all(isinstance(config[when][name], float) for name in EVALUATE_NAMES)
+        assert all(isinstance(record[when][name], float) for name in EVALUATE_NAMES)
     saved = (tmp_path / "ft" / "config.yaml").read_text()
     assert "learning_rate: 0.0001" in saved and "epsilon_start: 0.2" in saved
 
     restored = member(parent.state, 0)
-    start = member(result.trainer.start(ft_run.Session(parent, FINETUNE).config_with(), result.env_params, 0,
-                                        parent.state).learner, 0)
+    start = member(result.trainer.start(session.config_with(), result.env_params, 0, parent.state).learner, 0)
     for name in ("online", "target", "opt_state"):
         for a, b in zip(jax.tree.leaves(getattr(start, name)), jax.tree.leaves(getattr(restored, name))):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
