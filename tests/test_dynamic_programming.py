@@ -10,7 +10,7 @@ import pytest
 
 from jaxmm.baselines import make_baseline
 from jaxmm.baselines.cartea_jaimungal import value_table
-from jaxmm.baselines.dynamic_programming import initial_value, solve
+from jaxmm.baselines.dynamic_programming import greedy_table, initial_value, policy_values, solve
 from jaxmm.config import load_config
 from jaxmm.envs import make_env
 from jaxmm.errors import ConfigError
@@ -63,9 +63,7 @@ def cj_small_closed_form() -> float:
     return float(h[0].mean())  # initial inventory uniform on {-3, ..., 3}
 
 
-def test_matches_numpy_backward_induction():
-    """A tiny problem where every term matters: drift, all four weights, fill probabilities capped at 1
-    (A dt > 1 at small depths), no-quote sides and both inventory limits."""
+def tiny_problem():
     weights = [f"reward.{n}={w}" for n, w in zip(
         ["pnl", "running_inventory_penalty", "terminal_inventory_penalty", "inventory_volatility_penalty"], WEIGHTS)]
     depths = [0.0, 0.4, 1.2, math.inf]
@@ -73,7 +71,14 @@ def test_matches_numpy_backward_induction():
                                 "env.volatility=1.2", "env.arrival_rate=8.0", "env.initial_inventory=[-1,2]")
     e = cfg.env
     grid = [tuple(row) for row in np.asarray(params.action_grid, np.float64)]
-    problem = (grid, e.arrival_rate, e.fill_decay, e.dt, e.num_steps, e.max_inventory, WEIGHTS, e.volatility, e.drift)
+    return cfg, env, params, (grid, e.arrival_rate, e.fill_decay, e.dt, e.num_steps, e.max_inventory, WEIGHTS,
+                              e.volatility, e.drift)
+
+
+def test_matches_numpy_backward_induction():
+    """A tiny problem where every term matters: drift, all four weights, fill probabilities capped at 1
+    (A dt > 1 at small depths), no-quote sides and both inventory limits."""
+    cfg, env, params, problem = tiny_problem()
     ref_value, _ = ref.dp_reference(*problem)
     solution = solve(params)
     np.testing.assert_allclose(np.asarray(solution.value), ref_value, rtol=FLOAT32_RTOL, atol=FLOAT32_RTOL)
@@ -82,6 +87,41 @@ def test_matches_numpy_backward_induction():
     np.testing.assert_allclose(chosen, ref_value, rtol=FLOAT32_RTOL, atol=FLOAT32_RTOL)
     policy = make_baseline("dynamic_programming", cfg, env, params)
     assert policy.closed_form_value == pytest.approx(ref_value[0, 1:5].mean(), rel=FLOAT32_RTOL)  # q0 in -1..2
+
+
+def test_policy_values_of_random_tables_match_numpy_policy_evaluation():
+    cfg, env, params, problem = tiny_problem()
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        table = rng.integers(0, params.action_grid.shape[0], size=(cfg.env.num_steps, 2 * cfg.env.max_inventory + 1))
+        np.testing.assert_allclose(np.asarray(policy_values(params, table)), ref.dp_policy_value(table, *problem),
+                                   rtol=FLOAT32_RTOL, atol=FLOAT32_RTOL)
+    optimum = solve(params)
+    np.testing.assert_allclose(np.asarray(policy_values(params, optimum.policy)), np.asarray(optimum.value),
+                               rtol=FLOAT32_RTOL, atol=FLOAT32_RTOL)
+    with pytest.raises(ValueError, match=r"shape \(5, 5\); expected .* \(6, 5\)"):
+        policy_values(params, table[:5])
+
+
+def test_greedy_table_reads_a_policy_at_every_step_and_inventory():
+    """The optimal policy tabulates back to its own table, and a policy reading the observation
+    (step and inventory scaled as the environment scales them) to the table it encodes."""
+    cfg, env, params = discrete(CJ_SMALL, [0.0, 0.01, 0.02, math.inf], "env.num_steps=30")
+    optimum = make_baseline("dynamic_programming", cfg, env, params)
+    np.testing.assert_array_equal(np.asarray(greedy_table(env, params, optimum)), np.asarray(optimum.params.policy))
+    actions = int(params.action_grid.shape[0])
+
+    def from_obs(_, key, obs, state, env_params):  # action = a function of the observation alone
+        step = jnp.round((1.0 - obs[0]) * 30).astype(jnp.int32)
+        inventory = jnp.round(obs[1] * 3).astype(jnp.int32)
+        return (step * 7 + inventory) % actions
+
+    table = np.asarray(greedy_table(env, params, optimum._replace(act=from_obs)))
+    steps, inventory = np.meshgrid(np.arange(30), np.arange(-3, 4), indexing="ij")
+    np.testing.assert_array_equal(table, (steps * 7 + inventory) % actions)
+    cfg, env, params = discrete(CJ_SMALL, [0.0, 0.01], "env.obs_mid_lags=2")
+    with pytest.raises(ConfigError, match="obs_mid_lags=0"):
+        greedy_table(env, params, optimum)
 
 
 def test_value_is_the_simulated_reward_of_its_policy():

@@ -62,8 +62,8 @@ def _fill_probability(quoted, depth, intensity_dt, fill_decay):
     return jnp.where(quoted, p, 0.0)
 
 
-@functools.partial(jax.jit, static_argnames=("steps", "max_inventory"))
-def _backward_induction(env_params, *, steps: int, max_inventory: int) -> Solution:
+def _one_step(env_params, max_inventory: int):
+    """Expected reward ``r[q, a]`` and the fill outcomes ``[(P[q, a], next inventory index[q, a])]``."""
     w = env_params.reward_weights
     dt = env_params.dt
     q = jnp.arange(-max_inventory, max_inventory + 1, dtype=jnp.int32)[:, None]  # (Q, 1)
@@ -91,15 +91,48 @@ def _backward_induction(env_params, *, steps: int, max_inventory: int) -> Soluti
         probability = (p_bid if bought else 1.0 - p_bid) * (p_ask if sold else 1.0 - p_ask)
         # Out-of-range neighbours only occur with probability zero; clipping keeps the index valid.
         outcomes.append((probability, inventory_index(quoted_q + bought - sold, max_inventory)))
+    return reward, outcomes, -w[TERMINAL] * (qf[:, 0] ** 2)
+
+
+@functools.partial(jax.jit, static_argnames=("steps", "max_inventory"))
+def _backward_induction(env_params, *, steps: int, max_inventory: int) -> Solution:
+    reward, outcomes, terminal = _one_step(env_params, max_inventory)
 
     def backward(next_value, _):
         q_value = reward + sum(p * next_value[index] for p, index in outcomes)
         value = jnp.max(q_value, axis=1)
         return value, (value, jnp.argmax(q_value, axis=1).astype(jnp.int32))
 
-    terminal = -w[TERMINAL] * (qf[:, 0] ** 2)
     _, (values, policy) = jax.lax.scan(backward, terminal, None, length=steps, reverse=True)
     return Solution(value=jnp.concatenate([values, terminal[None]], axis=0), policy=policy)
+
+
+@functools.partial(jax.jit, static_argnames=("max_inventory",))
+def _table_values(env_params, table, *, max_inventory: int) -> jax.Array:
+    reward, outcomes, terminal = _one_step(env_params, max_inventory)
+
+    def backward(next_value, actions):
+        q_value = reward + sum(p * next_value[index] for p, index in outcomes)
+        value = jnp.take_along_axis(q_value, actions[:, None], axis=1)[:, 0]
+        return value, value
+
+    _, values = jax.lax.scan(backward, terminal, table, reverse=True)
+    return jnp.concatenate([values, terminal[None]], axis=0)
+
+
+def policy_values(env_params, table) -> jax.Array:
+    """V^pi[n, q] of the policy that takes action ``table[n, q + Qbar]`` at step n and inventory q.
+
+    The exact expected reward-to-go of any policy that depends on (step, inventory) alone, by
+    the same recursion as :func:`solve` with the maximum replaced by the table's action: no
+    Monte Carlo error, so a learned greedy policy can be scored to the last digit.
+    """
+    max_inventory = int(env_params.max_inventory)
+    table = jnp.asarray(table, jnp.int32)
+    expected = (num_steps(env_params), 2 * max_inventory + 1)
+    if table.shape != expected:
+        raise ValueError(f"policy table has shape {tuple(table.shape)}; expected (steps, inventories) = {expected}")
+    return _table_values(env_params, table, max_inventory=max_inventory)
 
 
 def solve(env_params) -> Solution:
@@ -108,10 +141,36 @@ def solve(env_params) -> Solution:
                                max_inventory=int(env_params.max_inventory))
 
 
-def initial_value(solution: Solution, env_params) -> float:
-    """Expected episode reward of the optimal policy: mean of V[0, q0] over the initial inventories."""
-    max_inventory = (solution.value.shape[1] - 1) // 2
-    return float(np.mean(np.asarray(solution.value[0], np.float64)[initial_inventories(env_params) + max_inventory]))
+def initial_value(solution: Solution | jax.Array, env_params) -> float:
+    """Expected episode reward: mean of V[0, q0] over the initial inventories.
+
+    ``solution`` is :func:`solve`'s (the optimum) or a value table such as :func:`policy_values`'.
+    """
+    value = solution.value if isinstance(solution, Solution) else solution
+    max_inventory = (value.shape[1] - 1) // 2
+    return float(np.mean(np.asarray(value[0], np.float64)[initial_inventories(env_params) + max_inventory]))
+
+
+def greedy_table(env, env_params, policy: Policy) -> jax.Array:
+    """The action ``policy`` takes at every (step, inventory) of the model environment: (steps, 2 Qbar + 1).
+
+    Only for observations that are a function of (step, inventory): with ``obs_mid_lags`` the
+    policy also sees the mid's recent moves, and no table describes it.
+    """
+    if getattr(env, "obs_mid_lags", 0):
+        raise ConfigError(f"a policy that sees the mid's last {env.obs_mid_lags} moves is not a function of "
+                          "(step, inventory); set env.obs_mid_lags=0 to tabulate it")
+    max_inventory = int(env_params.max_inventory)
+    steps = num_steps(env_params)
+    time, inventory = jnp.meshgrid(jnp.arange(steps, dtype=jnp.int32),
+                                   jnp.arange(-max_inventory, max_inventory + 1, dtype=jnp.int32), indexing="ij")
+    _, template = env.reset_env(jax.random.key(0), env_params)
+
+    def action(t, q):
+        state = template.replace(time=t, inventory=q)
+        return policy.act(policy.params, jax.random.key(0), env.get_obs(state, env_params), state, env_params)
+
+    return jax.jit(jax.vmap(jax.vmap(action)))(time, inventory).astype(jnp.int32)
 
 
 @dataclasses.dataclass(frozen=True)
