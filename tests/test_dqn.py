@@ -11,7 +11,7 @@ from jaxmm import checkpoint, training
 from jaxmm.agents import make_learner
 from jaxmm.agents.dqn import hyper_from_config
 from jaxmm.errors import ConfigError
-from jaxmm.agents.dqn_losses import (Transition, action_gap, double_dqn_target, linear_schedule, nstep_transition,
+from jaxmm.agents.dqn_losses import (Transition, double_dqn_target, linear_schedule, nstep_transition,
                                      td_loss, update_target)
 from jaxmm.config.loader import load_config
 from jaxmm.envs import make_env
@@ -97,25 +97,6 @@ def test_double_dqn_target_by_hand():
     expected = [1.0 + GAMMA * 20.0, 2.0 + GAMMA * 7.0, 3.0]
     target = double_dqn_target(batch.reward, batch.discount, q_next_online, q_next_target)
     np.testing.assert_allclose(target, expected, rtol=1e-6)
-
-
-def test_action_gap_by_hand():
-    q = jnp.array([[1.0, 4.0, 2.0], [7.0, 0.0, 7.0]])
-    np.testing.assert_allclose(action_gap(q, jnp.array([0, 2])), [3.0, 0.0])
-    np.testing.assert_allclose(action_gap(q, jnp.array([1, 1])), [0.0, 7.0])
-
-
-@pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
-def test_advantage_learning_keeps_the_greedy_action_and_widens_the_gaps_by_one_over_one_minus_alpha(alpha):
-    """Iterating the advantage-learning target on a one-state problem (rewards r, no future):
-    Q(a*) = r(a*) and r(a*) - Q(a) = (r(a*) - r(a)) / (1 - alpha) at the fixed point."""
-    rewards = jnp.array([0.3, 1.0, 0.9, -0.5])
-    actions = jnp.arange(4)
-    q = jnp.zeros(4)
-    for _ in range(400):
-        q = rewards - alpha * action_gap(jnp.broadcast_to(q, (4, 4)), actions)
-    assert int(jnp.argmax(q)) == 1
-    np.testing.assert_allclose(q[1] - q, (rewards[1] - rewards) / (1.0 - alpha), rtol=1e-5, atol=1e-6)
 
 
 def test_td_loss_has_no_gradient_through_the_target():

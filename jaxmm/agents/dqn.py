@@ -24,7 +24,7 @@ from flax import struct
 from jaxmm.agents import replay
 from jaxmm.agents.base import Learner
 from jaxmm.agents.dqn_config import DQNConfig
-from jaxmm.agents.dqn_losses import (Transition, action_gap, double_dqn_target, linear_schedule, nstep_transition,
+from jaxmm.agents.dqn_losses import (Transition, double_dqn_target, linear_schedule, nstep_transition,
                                      td_loss, update_target)
 from jaxmm.agents.networks import MLP
 from jaxmm.agents.normalization import RunningMeanStd, init_normalizer, normalize, update_normalizer
@@ -71,7 +71,6 @@ class DQNHyper:
     learning_starts: jax.Array  # int32, transitions in the buffer
     reward_scale: jax.Array
     huber_delta: jax.Array
-    advantage_learning: jax.Array  # alpha of the gap-increasing target; 0 is plain double DQN
 
 
 def hyper_from_config(config) -> DQNHyper:
@@ -86,8 +85,7 @@ def hyper_from_config(config) -> DQNHyper:
         tau=f32(cfg.tau), target_update_period=jnp.int32(cfg.target_update_period),
         epsilon_start=f32(cfg.epsilon_start), epsilon_end=f32(cfg.epsilon_end),
         epsilon_decay_steps=f32(cfg.epsilon_decay_steps), learning_starts=jnp.int32(cfg.learning_starts),
-        reward_scale=f32(cfg.reward_scale), huber_delta=f32(cfg.huber_delta),
-        advantage_learning=f32(cfg.advantage_learning))
+        reward_scale=f32(cfg.reward_scale), huber_delta=f32(cfg.huber_delta))
 
 
 @struct.dataclass
@@ -178,7 +176,6 @@ def make_learner(config, env) -> Learner:
         q_next_online = jax.lax.stop_gradient(q_values(params, normalizer, batch.next_obs))
         q_next_target = q_values(target, normalizer, batch.next_obs)
         y = double_dqn_target(hyper.reward_scale * batch.reward, batch.discount, q_next_online, q_next_target)
-        y = y - hyper.advantage_learning * action_gap(q_values(target, normalizer, batch.obs), batch.action)
         return td_loss(q_taken, y, cfg.loss, hyper.huber_delta), jnp.mean(q_taken)
 
     def gradient_step(state: DQNState, key):

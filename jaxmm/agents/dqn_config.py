@@ -45,9 +45,6 @@ class DQNConfig(Section):
     epsilon_end: float = 0.05
     epsilon_decay_steps: int = 100_000  # environment steps of the linear decay
     reward_scale: float = 1.0  # rewards are multiplied by this before the targets
-    # Advantage learning's alpha in [0, 1): the target is lowered by alpha times the taken
-    # action's gap to the greedy one (dqn_losses.action_gap). 0 is plain double DQN.
-    advantage_learning: float = 0.0
     normalize_obs: bool = False  # standardise observations with running statistics (as PPO)
 
     def check(self) -> None:
@@ -66,7 +63,5 @@ class DQNConfig(Section):
                 f"must be >= 0, got {self.learning_rate_end}")
         require(0 < self.gamma <= 1, "gamma", f"must be in (0, 1], got {self.gamma}")
         require(0 < self.tau <= 1, "tau", f"must be in (0, 1], got {self.tau}")
-        require(0 <= self.advantage_learning < 1, "advantage_learning",
-                f"must be in [0, 1), got {self.advantage_learning}")
         for key in ("epsilon_start", "epsilon_end"):
             require(0 <= getattr(self, key) <= 1, key, f"must be in [0, 1], got {getattr(self, key)}")

@@ -1,4 +1,4 @@
-"""The arithmetic of double DQN: n-step returns, targets, action gaps, TD loss, target updates, schedules.
+"""The arithmetic of double DQN: n-step returns, targets, TD loss, target updates, schedules.
 
 Episode endings are kept apart: a *terminated* transition has no future (its
 discount is zero); a *truncated* one (the clock ran out) bootstraps from the
@@ -55,18 +55,6 @@ def double_dqn_target(reward: jax.Array, discount: jax.Array, q_next_online: jax
     best = jnp.argmax(q_next_online, axis=-1)
     bootstrap = jnp.take_along_axis(q_next_target, best[..., None], axis=-1)[..., 0]
     return reward + discount * bootstrap
-
-
-def action_gap(q: jax.Array, action: jax.Array) -> jax.Array:
-    """``max_b Q(s, b) - Q(s, a)`` for a batch: how much worse ``a`` looks than the greedy action.
-
-    Advantage learning (Baird 1999; Bellemare et al. 2016, "Increasing the action gap")
-    subtracts ``alpha`` times this gap, taken on the target network, from the TD target. The
-    operator keeps the optimal greedy policy but widens the gaps between the optimal action and
-    the rest by about ``1 / (1 - alpha)``, so a greedy policy read off an approximate Q is less
-    swayed by its errors where the true gaps are small against Q itself.
-    """
-    return jnp.max(q, axis=-1) - jnp.take_along_axis(q, action[..., None], axis=-1)[..., 0]
 
 
 def td_loss(q_taken: jax.Array, target: jax.Array, kind: str, huber_delta: jax.Array) -> jax.Array:
