@@ -1,7 +1,8 @@
 """The order-book simulator's flow as book events: what a recording of the simulated market holds.
 
-``recorded_flow_step`` draws exactly what ``jaxmm.envs.lob.flow.flow_step``
-draws, from the same uniforms in the same order, and applies the events one by
+``recorded_flow_step`` draws what ``jaxmm.envs.lob.flow.flow_step`` draws, with
+the flow's own draw functions (``draw_cancels``, ``draw_limits``, ``draw_takers``)
+on the same uniforms in the same order, and applies the events one by
 one with the book's single-event handlers (equal to the flow's batched phases,
 ``tests/test_lob_batch.py``); it returns, beside the new book, each event as an
 int32 row (:mod:`jaxmm.data.events`): ``REMOVE`` with the units actually
@@ -28,7 +29,8 @@ import numpy as np
 
 from jaxmm.data.events import KIND, PRICE, SIZE, EventKind, EventStream
 from jaxmm.envs.lob import book as lob, observation as ob
-from jaxmm.envs.lob.flow import Draws, FlowParams, fair_value_step, flow_uniforms, from_cdf, uniforms_from_bits
+from jaxmm.envs.lob.flow import (Draws, FlowParams, draw_cancels, draw_limits, draw_takers, fair_value_step,
+                                 flow_uniforms, uniforms_from_bits)
 from jaxmm.envs.replay.agent_step import deliver_message
 
 TAKES_PER_SIDE = 2  # the uninformed market order's units, then the informed trader's
@@ -46,20 +48,8 @@ def _row(kind, side, price, size, offset=0) -> jax.Array:
 
 
 def _cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int, rows: list):
-    volume = book.volume[side]
-    inclusive = lob.prefix_sum(volume)
-    resting = inclusive[-1]
-    probability = p.cancel_rate * resting.astype(jnp.float32) / slots
-    drawn = []
-    for _ in range(slots):
-        active_u, unit_u, size_u = draws.next(), draws.next(), draws.next()
-        active = active_u < probability
-        unit = jnp.minimum((unit_u * resting.astype(jnp.float32)).astype(jnp.int32), resting - 1)
-        passed = inclusive <= unit
-        drawn.append((book.origin + jnp.sum(passed.astype(jnp.int32)), unit - jnp.sum(jnp.where(passed, volume, 0)),
-                      jnp.where(active, from_cdf(size_u, p.size_cdf), 0), active))
     fired = []
-    for price, offset, size, active in drawn:
+    for price, offset, size, active in draw_cancels(book, side, draws, p, slots):
         level = lob.at_levels(book.volume[side], price - book.origin)
         start = jnp.clip(offset, 0, level)
         before = book.cancelled[side]
@@ -70,20 +60,8 @@ def _cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int,
 
 
 def _limits(book: lob.Book, side: int, draws: Draws, p: FlowParams, mid, slots: int, rows: list):
-    has_opposite, opposite = lob.best_price(book, 1 - side)
-    if side == lob.BID:
-        reference = jnp.where(has_opposite, opposite, jnp.floor(mid).astype(jnp.int32) + 1)
-    else:
-        reference = jnp.where(has_opposite, opposite, jnp.ceil(mid).astype(jnp.int32) - 1)
-    direction = -1 if side == lob.BID else 1
-    drawn = []
-    for _ in range(slots):
-        active_u, distance_u, size_u = draws.next(), draws.next(), draws.next()
-        active = active_u < p.limit_probability
-        drawn.append((reference + direction * from_cdf(distance_u, p.distance_cdf),
-                      jnp.where(active, from_cdf(size_u, p.size_cdf), 0), active))
     fired = []
-    for price, size, active in drawn:
+    for price, size, active in draw_limits(book, side, draws, p, mid, slots):
         before = book.added[side]
         book = lob.post(book, side, price, size, p.level_capacity)
         rows.append(_row(EventKind.ADD, side, price, book.added[side] - before))
@@ -93,14 +71,7 @@ def _limits(book: lob.Book, side: int, draws: Draws, p: FlowParams, mid, slots: 
 
 def _takers(book: lob.Book, draws: Draws, p: FlowParams, fair_value, excitation, rows: list, informed: list,
             notionals: list):
-    market = []
-    for side in (lob.BID, lob.ASK):
-        active_u, size_u = draws.next(), draws.next()
-        active = active_u < p.market_probability + excitation[side]
-        market.append((active, jnp.where(active, from_cdf(size_u, p.size_cdf), 0)))
-    active_u, size_u = draws.next(), draws.next()
-    informed_size = jnp.where(active_u < p.informed_probability, from_cdf(size_u, p.size_cdf), 0)
-    limits = (jnp.ceil(fair_value).astype(jnp.int32) - 1, jnp.floor(fair_value).astype(jnp.int32) + 1)
+    market, informed_size, limits = draw_takers(draws, p, fair_value, excitation)
     arrivals = []
     for side in (lob.BID, lob.ASK):
         active, size = market[side]

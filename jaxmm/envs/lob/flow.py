@@ -123,41 +123,68 @@ def from_cdf(u: jax.Array, cdf: jax.Array) -> jax.Array:
     return (1 + jnp.sum((u[None] > thresholds).astype(jnp.int32), axis=0)).astype(jnp.int32)
 
 
-def _cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int):
-    """The side's cancellation slots, drawn on the volume at the start of the phase."""
+def draw_cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int) -> list[tuple]:
+    """The side's cancellation slots, drawn on the volume at the start of the phase:
+    ``(price, queue offset, size, active)`` per slot, inactive slots of size 0."""
     volume = book.volume[side]
     inclusive = lob.prefix_sum(volume)
     resting = inclusive[-1]
     probability = p.cancel_rate * resting.astype(jnp.float32) / slots
-    prices, sizes, offsets, fired = [], [], [], []
+    drawn = []
     for _ in range(slots):
         active_u, unit_u, size_u = draws.next(), draws.next(), draws.next()
         active = active_u < probability
         unit = jnp.minimum((unit_u * resting.astype(jnp.float32)).astype(jnp.int32), resting - 1)
         passed = inclusive <= unit  # levels wholly before the unit
-        prices.append(book.origin + jnp.sum(passed.astype(jnp.int32), axis=0))
-        offsets.append(unit - jnp.sum(jnp.where(passed, volume, 0), axis=0))
-        sizes.append(jnp.where(active, from_cdf(size_u, p.size_cdf), 0))
-        fired.append(active)
-    book = lob.cancel_batch(book, side, jnp.stack(prices), jnp.stack(sizes), jnp.stack(offsets))
-    return book, fired
+        drawn.append((book.origin + jnp.sum(passed.astype(jnp.int32), axis=0),
+                      unit - jnp.sum(jnp.where(passed, volume, 0), axis=0),
+                      jnp.where(active, from_cdf(size_u, p.size_cdf), 0), active))
+    return drawn
 
 
-def _limits(book: lob.Book, side: int, draws: Draws, p: FlowParams, mid: jax.Array, slots: int):
-    """The side's limit-order slots, priced from the opposite best price."""
+def draw_limits(book: lob.Book, side: int, draws: Draws, p: FlowParams, mid: jax.Array, slots: int) -> list[tuple]:
+    """The side's limit-order slots, priced from the opposite best price (from the mid when that
+    side is empty): ``(price, size, active)`` per slot, inactive slots of size 0."""
     has_opposite, opposite = lob.best_price(book, 1 - side)
     if side == lob.BID:
         reference = jnp.where(has_opposite, opposite, jnp.floor(mid).astype(jnp.int32) + 1)
     else:
         reference = jnp.where(has_opposite, opposite, jnp.ceil(mid).astype(jnp.int32) - 1)
     direction = -1 if side == lob.BID else 1
-    prices, sizes, fired = [], [], []
+    drawn = []
     for _ in range(slots):
         active_u, distance_u, size_u = draws.next(), draws.next(), draws.next()
         active = active_u < p.limit_probability
-        prices.append(reference + direction * from_cdf(distance_u, p.distance_cdf))
-        sizes.append(jnp.where(active, from_cdf(size_u, p.size_cdf), 0))
-        fired.append(active)
+        drawn.append((reference + direction * from_cdf(distance_u, p.distance_cdf),
+                      jnp.where(active, from_cdf(size_u, p.size_cdf), 0), active))
+    return drawn
+
+
+def draw_takers(draws: Draws, p: FlowParams, fair_value: jax.Array, excitation: jax.Array):
+    """The uninformed market buy and sell ``[(active, size)]`` per side, the informed trader's
+    size, and its limit per side: it buys strictly below the fair value V (ceil(V) - 1) and
+    sells strictly above it (floor(V) + 1)."""
+    market = []
+    for side in (lob.BID, lob.ASK):
+        active_u, size_u = draws.next(), draws.next()
+        active = active_u < p.market_probability + excitation[side]
+        market.append((active, jnp.where(active, from_cdf(size_u, p.size_cdf), 0)))
+    active_u, size_u = draws.next(), draws.next()
+    informed_size = jnp.where(active_u < p.informed_probability, from_cdf(size_u, p.size_cdf), 0)
+    limits = (jnp.ceil(fair_value).astype(jnp.int32) - 1, jnp.floor(fair_value).astype(jnp.int32) + 1)
+    return market, informed_size, limits
+
+
+def _cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int):
+    drawn = draw_cancels(book, side, draws, p, slots)
+    prices, offsets, sizes, fired = (list(column) for column in zip(*drawn))
+    book = lob.cancel_batch(book, side, jnp.stack(prices), jnp.stack(sizes), jnp.stack(offsets))
+    return book, fired
+
+
+def _limits(book: lob.Book, side: int, draws: Draws, p: FlowParams, mid: jax.Array, slots: int):
+    drawn = draw_limits(book, side, draws, p, mid, slots)
+    prices, sizes, fired = (list(column) for column in zip(*drawn))
     book = lob.post_batch(book, side, jnp.stack(prices), jnp.stack(sizes), p.level_capacity)
     return book, fired
 
@@ -174,17 +201,9 @@ def _collect(total: FlowOutcome, trade: lob.Trade, side: int) -> FlowOutcome:
 
 def _takers(book, draws, p: FlowParams, fair_value, excitation, total):
     """Uninformed market buy and sell, then the informed IOC order: one walk per side
-    (``lob.take_then_sweep``). The informed trader buys strictly below the fair value
-    V (limit ceil(V) - 1) and sells strictly above it (limit floor(V) + 1); it trades
-    when the best price left after the market order is on the right side of V."""
-    market = []
-    for side in (lob.BID, lob.ASK):
-        active_u, size_u = draws.next(), draws.next()
-        active = active_u < p.market_probability + excitation[side]
-        market.append((active, jnp.where(active, from_cdf(size_u, p.size_cdf), 0)))
-    active_u, size_u = draws.next(), draws.next()
-    informed_size = jnp.where(active_u < p.informed_probability, from_cdf(size_u, p.size_cdf), 0)
-    limits = (jnp.ceil(fair_value).astype(jnp.int32) - 1, jnp.floor(fair_value).astype(jnp.int32) + 1)
+    (``lob.take_then_sweep``); the informed trader trades when the best price left after
+    the market order is on the right side of the fair value."""
+    market, informed_size, limits = draw_takers(draws, p, fair_value, excitation)
     arrivals = []
     for side in (lob.BID, lob.ASK):
         active, size = market[side]
