@@ -15,6 +15,7 @@ import contextlib
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -28,7 +29,8 @@ from jaxmm.population import build_population
 
 CHECKPOINT_DIR = "checkpoints"
 CORRUPT_DIR = "corrupt_checkpoints"  # checkpoints a resume could not restore, set aside
-FAILED_RESTORE_DRAIN_S = 0.5  # reads of a failed restore still in flight finish within this
+FAILED_RESTORE_DRAIN_S = 0.5  # reads of a failed restore still in flight mostly finish within this
+UNAWAITED_COROUTINE = r"coroutine '.*' was never awaited"
 CONFIG_FILE = "config.yaml"
 STATE_ITEM, CONFIG_ITEM, META_ITEM = "state", "config", "meta"
 # The only config value a resumed run may change.
@@ -52,26 +54,40 @@ def _is_closed_loop_noise(unraisable) -> bool:
     return isinstance(unraisable.exc_value, RuntimeError) and "Event loop is closed" in str(unraisable.exc_value)
 
 
-@contextlib.contextmanager
-def _quiet_failed_restore():
-    """Run a restore. When orbax gives up on a damaged checkpoint, the tensorstore reads still in
-    flight report to its closed asyncio loop from their threads, and Python prints each
-    ``RuntimeError: Event loop is closed`` as an unraisable exception: those are dropped (every
-    other unraisable exception still goes to the usual hook), and a failed restore waits a
-    moment for the reads to drain, so the user sees the one-line error alone."""
-    original = sys.unraisablehook
-
+def _drop_closed_loop_noise(original):
     def hook(unraisable):
         if not _is_closed_loop_noise(unraisable):
             original(unraisable)
 
-    sys.unraisablehook = hook
+    hook.drops_closed_loop_noise = True
+    return hook
+
+
+def _silence_abandoned_reads() -> None:
+    """From now on in this process, drop what the abandoned reads of a failed restore report
+    late: ``RuntimeError: Event loop is closed`` from their threads (an unraisable exception) and
+    ``RuntimeWarning: coroutine ... was never awaited`` when their coroutines are collected, which
+    can be as late as interpreter exit. Every other unraisable exception and warning still shows."""
+    if not getattr(sys.unraisablehook, "drops_closed_loop_noise", False):
+        sys.unraisablehook = _drop_closed_loop_noise(sys.unraisablehook)
+    warnings.filterwarnings("ignore", message=UNAWAITED_COROUTINE, category=RuntimeWarning)
+
+
+@contextlib.contextmanager
+def _quiet_failed_restore():
+    """Run a restore. When orbax gives up on a damaged checkpoint, the tensorstore reads still in
+    flight report to its closed asyncio loop from their threads, and their coroutines are left
+    unawaited: that noise is silenced for the rest of the process (only it), and a failed restore
+    waits a moment for the reads to drain, so the user sees the one-line error alone."""
+    original = sys.unraisablehook
+    sys.unraisablehook = _drop_closed_loop_noise(original)
     try:
         yield
     except Exception:
+        _silence_abandoned_reads()
         time.sleep(FAILED_RESTORE_DRAIN_S)
         raise
-    finally:
+    else:
         sys.unraisablehook = original
 
 

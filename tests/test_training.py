@@ -123,6 +123,33 @@ def test_bad_input_is_one_clear_error(run_dir, tmp_path, capsys):
     assert checkpoint.read_config(corrupt)[1]["chunk"] == 3  # chunk 3 trained again and saved
 
 
+ABANDONED_READS = """
+import asyncio, warnings
+from jaxmm import checkpoint
+
+async def read():
+    pass
+
+pending = read()  # as a failed restore leaves its reads: never awaited, collected at exit
+try:
+    with checkpoint._quiet_failed_restore():
+        raise ValueError("DATA_LOSS")
+except ValueError:
+    pass
+warnings.warn("an unrelated warning", UserWarning)
+"""
+
+
+def test_a_failed_restore_silences_its_abandoned_reads_and_nothing_else():
+    out = subprocess.run([sys.executable, "-c", ABANDONED_READS], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "never awaited" not in out.stderr and "tracemalloc" not in out.stderr, out.stderr
+    assert "an unrelated warning" in out.stderr
+    control = subprocess.run([sys.executable, "-c", ABANDONED_READS.replace("raise ValueError", "pass  #")],
+                             capture_output=True, text=True, timeout=120)
+    assert "never awaited" in control.stderr  # without a failed restore, Python's warning still shows
+
+
 def test_evaluating_a_checkpoint_on_another_environment_is_one_line(run_dir, capsys):
     from jaxmm.cli import EXIT_INPUT_ERROR, main
     code = main(["evaluate", "--config", "configs/lob.yaml", "--policy", f"checkpoint:{run_dir}",
