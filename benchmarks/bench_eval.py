@@ -2,14 +2,17 @@
 
 "full" is the evaluation as ``python -m jaxmm evaluate`` runs it: inventory histogram,
 markout windows, decision-time slippage pipeline, drawdown, fill rate by quote distance,
-PnL decomposition, sample paths, Sharpe bootstrap. "basic" is the same rollout with
+PnL decomposition, sample paths, Sharpe bootstrap; its two histograms (inventory, fill rate by
+quote distance) take one (episode, step) pair in ``eval.histogram_sample_every`` (4).
+"every step" is the same with the histograms over every step (``histogram_sample_every: 1``).
+"basic" is the same rollout with
 ``MetricSpec(extended=False)``: no accumulators, and the info entries that only they read
 are not summed (on the book that also drops three sums the evaluation had before them, so
 the overhead shown is, if anything, an overestimate). Each case is compiled and warmed up
 first; the best of ``--repeats`` timed runs is reported, the two cases alternating so that
 load changes hit both alike.
 
-    python benchmarks/bench_eval.py [--cases model lob] [--repeats 5] [--out FILE]
+    python benchmarks/bench_eval.py [--cases model lob] [--repeats 5] [--episodes-scale K] [--out FILE]
 """
 
 from __future__ import annotations
@@ -46,13 +49,15 @@ def _timed(env, params, policy, episodes, batch, spec, config, seed):
     return time.perf_counter() - start
 
 
-def bench(case: str, repeats: int) -> dict:
+def bench(case: str, repeats: int, episodes_scale: int = 1) -> dict:
     path, policy_name, overrides, batch, episodes = CASES[case]
+    episodes *= episodes_scale
     config = load_config(path, overrides)
     env, params = make_env(config)
     policy = make_baseline(policy_name, config, env, params)
     full = MetricSpec.from_config(config.eval, env, params)
-    specs = {"basic": dataclasses.replace(full, extended=False), "full": full}
+    specs = {"basic": dataclasses.replace(full, extended=False), "full": full,
+             "every_step": dataclasses.replace(full, histogram_stride=1)}
     best = {name: float("inf") for name in specs}
     for name, spec in specs.items():  # compile + warm up
         _timed(env, params, policy, episodes, batch, spec, config, seed=0)
@@ -61,28 +66,33 @@ def bench(case: str, repeats: int) -> dict:
             best[name] = min(best[name], _timed(env, params, policy, episodes, batch, spec, config, seed=r + 1))
     steps = episodes * config.env.num_steps
     return {"case": case, "config": path, "policy": policy_name, "parallel_envs": batch, "episodes": episodes,
-            "basic_s": best["basic"], "full_s": best["full"],
+            "histogram_stride": full.histogram_stride,
+            "basic_s": best["basic"], "full_s": best["full"], "every_step_s": best["every_step"],
             "basic_steps_per_s": steps / best["basic"], "full_steps_per_s": steps / best["full"],
-            "overhead": best["full"] / best["basic"] - 1.0}
+            "overhead": best["full"] / best["basic"] - 1.0,
+            "every_step_overhead": best["every_step"] / best["basic"] - 1.0}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--episodes-scale", type=int, default=1,
+                        help="multiply every case's episodes (longer runs, less timing noise)")
     parser.add_argument("--out", default=None, help="append one JSON line per case")
     args = parser.parse_args(argv)
     device = f"{jax.devices()[0].device_kind} ({platform.machine()}, {os.cpu_count()} cores)"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"device: {device}; jax {jax.__version__}; {datetime.date.today()}; load average {load:.1f}")
     print("| case | config, policy | parallel envs | episodes | basic (s) | full (s) "
-          "| env steps/s basic -> full | overhead |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+          "| env steps/s basic -> full | overhead | histograms every step (s) | its overhead |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case in args.cases:
-        row = bench(case, args.repeats)
+        row = bench(case, args.repeats, args.episodes_scale)
         print(f"| {case} | `{row['config']}`, {row['policy']} | {row['parallel_envs']:,} | {row['episodes']:,} | "
               f"{row['basic_s']:.3f} | {row['full_s']:.3f} | {row['basic_steps_per_s']:,.0f} -> "
-              f"{row['full_steps_per_s']:,.0f} | {100 * row['overhead']:+.1f}% |", flush=True)
+              f"{row['full_steps_per_s']:,.0f} | {100 * row['overhead']:+.1f}% | {row['every_step_s']:.3f} | "
+              f"{100 * row['every_step_overhead']:+.1f}% |", flush=True)
         if args.out:
             with open(args.out, "a") as f:
                 f.write(json.dumps({"bench": "eval", "device": device, **row}) + "\n")

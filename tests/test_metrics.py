@@ -5,6 +5,7 @@ episodes ``evaluate_policy`` simulates with that seed in one batch), recomputes 
 from the paths with NumPy loops written from the definitions, and compares.
 """
 
+import dataclasses
 import math
 
 import jax.numpy as jnp
@@ -13,6 +14,7 @@ import pytest
 
 from jaxmm.baselines.fixed_spread import make_inventory_flattening
 from jaxmm.config import load_config
+from jaxmm.config.sections import EvalConfig
 from jaxmm.envs import make_env
 from jaxmm.evaluate import evaluate_policy, record_episodes
 from jaxmm.evaluation.statistics import INVENTORY_QUANTILES
@@ -138,10 +140,33 @@ def test_slippage_at_arrival_and_at_decision_match_numpy(case):
     assert metrics["slippage_decision"] != pytest.approx(metrics["slippage_arrival"], rel=1e-3)  # latency shows
 
 
-def test_inventory_distribution_matches_numpy(case):
-    _, _, params, result, rec = case
+def sampled(rec, stride):
+    """The (step, episode) pairs the histograms take: episode e at step t when (e - t) % stride
+    == 0 (one batch here, so the episode is the environment)."""
+    steps, episodes = rec["inventory"].shape
+    return (np.arange(episodes)[None, :] - np.arange(steps)[:, None]) % stride == 0
+
+
+# 1: every step; the default; one that does not divide the batch of EPISODES environments.
+STRIDES = (1, EvalConfig().histogram_sample_every, 5)
+
+
+def _with_stride(case, stride):
+    kind, config, params, result, rec = case
+    if stride == config.eval.histogram_sample_every:
+        return result
+    env, _ = make_env(config)
+    policy = make_inventory_flattening(config, env, params) if kind == "book" else _model_policy(env, params)
+    eval_config = dataclasses.replace(config.eval, histogram_sample_every=stride)
+    return evaluate_policy(env, params, policy, EPISODES, seed=SEED, batch_size=EPISODES, eval_config=eval_config)
+
+
+@pytest.mark.parametrize("stride", STRIDES)
+def test_inventory_distribution_matches_numpy(case, stride):
+    _, _, params, _, rec = case
+    result = _with_stride(case, stride)
     metrics = result["metrics"]
-    q = rec["inventory"].ravel().astype(np.float64)
+    q = rec["inventory"][sampled(rec, stride)].astype(np.float64)
     expected = np.quantile(q, INVENTORY_QUANTILES, method="inverted_cdf")
     assert list(metrics["inventory_quantiles"].values()) == pytest.approx(list(expected))
     centred = q - q.mean()
@@ -150,7 +175,8 @@ def test_inventory_distribution_matches_numpy(case):
     assert metrics["inventory_skewness"] == pytest.approx((centred ** 3).mean() / q.std() ** 3, rel=1e-9)
     at_limit = (np.abs(q) >= int(params.max_inventory)).mean()
     assert metrics["time_at_inventory_limit"] == pytest.approx(at_limit, abs=1e-12)
-    np.testing.assert_allclose(metrics["mean_abs_inventory"], np.abs(q).mean(), rtol=1e-6)
+    # mean |q| is a sum over every step, whatever the stride
+    np.testing.assert_allclose(metrics["mean_abs_inventory"], np.abs(rec["inventory"]).mean(), rtol=1e-6)
 
 
 def test_drawdown_volatility_quoting_and_orders_match_numpy(case):
@@ -173,14 +199,16 @@ def test_drawdown_volatility_quoting_and_orders_match_numpy(case):
         assert metrics["order_to_trade"] is None  # the model has no order messages
 
 
-def test_fill_rate_by_distance_matches_numpy(case):
-    kind, config, params, result, rec = case
+@pytest.mark.parametrize("stride", STRIDES)
+def test_fill_rate_by_distance_matches_numpy(case, stride):
+    kind, config, params, _, rec = case
+    result = _with_stride(case, stride)
     rate = result["distributions"]["fill_rate"]
     unit = 0.5 * config.env.tick_size if kind == "book" else 0.25 / config.env.fill_decay
     bins = config.eval.fill_rate_bins
     quoted, filled = np.zeros(bins), np.zeros(bins)
     for side, fill_key in (("bid", "maker_bought"), ("ask", "maker_sold")):
-        live = rec[f"{side}_quoted"] > 0
+        live = (rec[f"{side}_quoted"] > 0) & sampled(rec, stride)
         index = np.clip(np.rint(rec[f"{side}_distance"] / unit).astype(int), 0, bins - 1)
         np.add.at(quoted, index[live], 1)
         np.add.at(filled, index[live & (rec[fill_key] > 0)], 1)

@@ -65,13 +65,18 @@ def test_slippage_grows_with_latency():
     assert late["metrics"]["slippage_decision"] == pytest.approx(decision["late"][0], rel=1e-6)
 
 
-def test_partial_batches_do_not_reach_the_pooled_values():
-    config = load_config("configs/as2008.yaml", ["env.num_steps=30", "eval.plot_paths=0", "eval.bootstrap_samples=0"])
+@pytest.mark.parametrize("stride", [1, 4])
+def test_partial_batches_do_not_reach_the_pooled_values(stride):
+    config = load_config("configs/as2008.yaml", ["env.num_steps=30", "eval.plot_paths=0", "eval.bootstrap_samples=0",
+                                                 f"eval.histogram_sample_every={stride}"])
     env, params = make_env(config)
     policy = make_fixed_spread(config.replace(["policy.fixed_depth=0.7"]), env, params)
     metrics = evaluate_policy(env, params, policy, 10, batch_size=4, eval_config=config.eval)
     shares = metrics["distributions"]["inventory_histogram"]["share"]
     assert sum(shares) == pytest.approx(1.0)
     rate = metrics["distributions"]["fill_rate"]
-    assert sum(rate["quoted_steps"]) == 10 * 30 * 2  # both sides quoted every step of the 10 episodes
+    # Both sides quoted at every step of the 10 episodes (batches of 4, 4 and 2 valid + 2 padding).
+    # At stride 4 each step takes environment t % 4 of each batch: all 30 steps of the full
+    # batches, and in the last one only the 16 steps (t % 4 in {0, 1}) that take a valid one.
+    assert sum(rate["quoted_steps"]) == (10 * 30 if stride == 1 else 30 + 30 + 16) * 2
     assert metrics["metrics"]["fill_events_per_episode"] == pytest.approx(metrics["metrics"]["fills_per_episode"])

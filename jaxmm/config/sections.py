@@ -43,6 +43,10 @@ class EvalConfig(Section):
     fill_rate_bins: int = 24
     bootstrap_samples: int = 1000
     confidence: float = 0.95
+    # The inventory distribution (quantiles, skewness, time at the limit) and the fill rate by
+    # quote distance are histograms of one (episode, step) pair in this many, every episode at a
+    # rotating phase (jaxmm.evaluation.accumulate.histogram_sample); 1: every step, exactly.
+    histogram_sample_every: int = 4
 
     def check(self) -> None:
         self.require(self.episodes > 0, "episodes", f"must be > 0, got {self.episodes}")
@@ -57,6 +61,8 @@ class EvalConfig(Section):
         self.require(self.bootstrap_samples >= 0, "bootstrap_samples",
                      f"must be >= 0, got {self.bootstrap_samples}")
         self.require(0 < self.confidence < 1, "confidence", f"must be in (0, 1), got {self.confidence}")
+        self.require(self.histogram_sample_every > 0, "histogram_sample_every",
+                     f"must be >= 1 (1: every step), got {self.histogram_sample_every}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,6 +65,10 @@ class MetricSpec:
     inventory_half_width: int  # inventory histogram over -w..w (values beyond land in the end bins)
     distance_bins: int
     pipeline_length: int  # slots of the decision-mid pipeline (the env's, when it has latency)
+    # The inventory and fill-rate-by-distance histograms take environment e at step t when
+    # (e - t) % histogram_stride == 0: a systematic sample of one (episode, step) pair in
+    # ``histogram_stride``, every episode and every step at a rotating phase (1: all of them).
+    histogram_stride: int = 1
     # False: none of these metrics, and the info entries only they read are not summed (the
     # rollout as it was before them; benchmarks/bench_eval.py measures the difference).
     extended: bool = True
@@ -91,7 +95,8 @@ class MetricSpec:
                    adverse_horizon=int(eval_config.adverse_selection_horizon),
                    inventory_half_width=limit,
                    distance_bins=int(eval_config.fill_rate_bins),
-                   pipeline_length=int(getattr(env, "pipeline_length", 1)))
+                   pipeline_length=int(getattr(env, "pipeline_length", 1)),
+                   histogram_stride=int(eval_config.histogram_sample_every))
 
 
 def distance_unit(env_params: Any) -> jax.Array:
@@ -154,6 +159,17 @@ def _histogram_add(hist: jax.Array, index: jax.Array, weight: jax.Array) -> jax.
     return flat.reshape(hist.shape)
 
 
+def histogram_sample(spec: MetricSpec, t: jax.Array, batch: int) -> tuple[jax.Array, jax.Array] | None:
+    """(environments, valid) that step ``t`` adds to the histograms: e = t % stride + stride j
+    for j = 0, 1, ..., clipped to the batch with ``valid`` False past it; None when every
+    environment is taken (stride 1)."""
+    stride = spec.histogram_stride
+    if stride == 1:
+        return None
+    envs = t % stride + stride * jnp.arange(-(-batch // stride), dtype=jnp.int32)
+    return jnp.minimum(envs, batch - 1), envs < batch
+
+
 def pooled_names(spec: MetricSpec, markouts: bool) -> list[str]:
     """The sums over the batch kept in ``carry["pooled"]``, in order (taker volume is 0 for an
     environment without market orders)."""
@@ -183,9 +199,15 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
     fills = (info["bid_fill"] > 0).astype(jnp.float32) + (info["ask_fill"] > 0).astype(jnp.float32)
     taker = jnp.abs(info["taker_qty"]) if "taker_qty" in info else jnp.zeros_like(fills)
     terms = [step_pnl * step_pnl, fills, taker]
+    sample = histogram_sample(spec, t, weight.shape[0])
+    if sample is None:
+        take, sampled_weight = (lambda x: x), weight
+    else:
+        envs, valid = sample
+        take, sampled_weight = (lambda x: x[envs]), weight[envs] * valid
     w = spec.inventory_half_width
-    q_index = jnp.clip(jnp.round(info["inventory"]).astype(jnp.int32) + w, 0, 2 * w)
-    out["inventory_hist"] = _histogram_add(carry["inventory_hist"], q_index, weight)
+    q_index = jnp.clip(jnp.round(take(info["inventory"])).astype(jnp.int32) + w, 0, 2 * w)
+    out["inventory_hist"] = _histogram_add(carry["inventory_hist"], q_index, sampled_weight)
 
     if "position_ring" in carry:
         # Cumulative signed passive fills S_t; the fills of the last h steps are S_t - S_{t-h}.
@@ -211,10 +233,10 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
         hist = carry["quote_hist"]
         sides = (("bid_quoted", "bid_distance", "maker_bought"), ("ask_quoted", "ask_distance", "maker_sold"))
         for side, (quoted_key, distance_key, filled_key) in enumerate(sides):
-            bins = jnp.clip(jnp.round(info[distance_key] * (1.0 / distance_unit)).astype(jnp.int32), 0,
+            bins = jnp.clip(jnp.round(take(info[distance_key]) * (1.0 / distance_unit)).astype(jnp.int32), 0,
                             spec.distance_bins - 1)
-            index = (side * spec.distance_bins + bins) * 2 + (info[filled_key] > 0).astype(jnp.int32)
-            hist = _histogram_add(hist, index, weight * info[quoted_key])
+            index = (side * spec.distance_bins + bins) * 2 + (take(info[filled_key]) > 0).astype(jnp.int32)
+            hist = _histogram_add(hist, index, sampled_weight * take(info[quoted_key]))
         out["quote_hist"] = hist
 
     if "decision_mids" in carry:
