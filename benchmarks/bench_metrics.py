@@ -4,10 +4,11 @@
 (random fills, inventories, mid moves and quote distances, generated up front), with no
 environment: the time above a scan that only reads the same entries is the accumulators' cost.
 ``--drop`` leaves metric families out (``markouts``, ``fill_rate``) and ``--no-histograms``
-replaces the histogram scatters with a no-op, to split the cost.
+replaces the histogram scatters with a no-op, to split the cost; ``--stride`` is
+``eval.histogram_sample_every`` (the histograms' sample of one (episode, step) pair in K).
 
     python benchmarks/bench_metrics.py [--batch 8192] [--steps 200] [--repeats 20]
-        [--drop markouts fill_rate] [--no-histograms]
+        [--drop markouts fill_rate] [--no-histograms] [--stride K]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmm.config.sections import EvalConfig
 from jaxmm.evaluation import accumulate
 from jaxmm.evaluation.accumulate import MetricSpec
 
@@ -76,6 +78,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--drop", nargs="*", default=[], choices=sorted(accumulate.FAMILIES))
     parser.add_argument("--no-histograms", action="store_true")
+    parser.add_argument("--stride", type=int, default=EvalConfig().histogram_sample_every)
     args = parser.parse_args(argv)
     drop = frozenset(args.drop)
     supported = accumulate.families
@@ -84,11 +87,12 @@ def main(argv=None):
         accumulate._histogram_add = lambda hist, index, weight: hist
     entries = step_entries(args.steps, args.batch)
     spec = MetricSpec(markout_horizons=HORIZONS, adverse_horizon=ADVERSE, inventory_half_width=INVENTORY_HALF_WIDTH,
-                      distance_bins=DISTANCE_BINS, pipeline_length=1)
+                      distance_bins=DISTANCE_BINS, pipeline_length=1, histogram_stride=args.stride)
     per_step = args.steps * args.batch
     read = time_scan(entries, dataclasses.replace(spec, extended=False), args.repeats)
     full = time_scan(entries, spec, args.repeats)
-    label = f"drop {sorted(drop) or 'nothing'}" + (", no histograms" if args.no_histograms else "")
+    label = f"drop {sorted(drop) or 'nothing'}" + (", no histograms" if args.no_histograms else "") \
+        + f", histogram stride {args.stride}"
     print(f"{label}: read only {read / per_step * 1e9:.2f} ns, with the accumulators {full / per_step * 1e9:.2f} ns "
           f"per environment step; accumulators {(full - read) / per_step * 1e9:.2f} ns "
           f"({args.batch} environments x {args.steps} steps, jax {jax.__version__})")

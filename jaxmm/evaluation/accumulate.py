@@ -218,13 +218,15 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
         length = spec.ring_length
         wrapped = position.astype(jnp.int32).astype(RING_DTYPE)
         ring = jax.lax.dynamic_update_index_in_dim(carry["position_ring"], wrapped, t % length, 0)
-        earlier = ring[jnp.asarray([(t - h) % length for h in spec.horizons])]
-        window = (wrapped[None, :] - earlier).astype(jnp.float32)  # (horizons, batch)
         move = info["mid_change"]
+        weighted_move = weight * move
+        # One row per horizon (a dynamic slice each, cheaper than one gather of all the rows).
+        windows = [(wrapped - jax.lax.dynamic_index_in_dim(ring, (t - h) % length, 0, keepdims=False))
+                   .astype(jnp.float32) for h in spec.horizons]
         out["position"], out["position_ring"] = position, ring
         terms.append(info["maker_bought"] + info["maker_sold"])
-        moved = window @ (weight * move)  # (horizons,): one product for every horizon
-        out["adverse"] = carry["adverse"] + window[spec.adverse_index] * move
+        moved = jnp.stack([jnp.dot(window, weighted_move) for window in windows])  # (horizons,)
+        out["adverse"] = carry["adverse"] + windows[spec.adverse_index] * move
     else:
         moved = jnp.zeros((0,), jnp.float32)
     out["pooled"] = carry["pooled"] + jnp.concatenate([jnp.stack([jnp.dot(term, weight) for term in terms]), moved])
