@@ -31,6 +31,8 @@ CHECKPOINT_DIR = "checkpoints"
 CORRUPT_DIR = "corrupt_checkpoints"  # checkpoints a resume could not restore, set aside
 FAILED_RESTORE_DRAIN_S = 0.5  # reads of a failed restore still in flight mostly finish within this
 UNAWAITED_COROUTINE = r"coroutine '.*' was never awaited"
+# What asyncio logs when a future whose exception nobody read is collected (as late as exit).
+UNRETRIEVED_EXCEPTION = ("Future exception was never retrieved", "Task exception was never retrieved")
 CONFIG_FILE = "config.yaml"
 STATE_ITEM, CONFIG_ITEM, META_ITEM = "state", "config", "meta"
 # The only config value a resumed run may change.
@@ -55,22 +57,46 @@ def _is_closed_loop_noise(unraisable) -> bool:
 
 
 def _drop_closed_loop_noise(original):
-    def hook(unraisable):
-        if not _is_closed_loop_noise(unraisable):
+    # The hook runs as late as interpreter exit, when this module's globals may already be None:
+    # what it calls is bound here.
+    def hook(unraisable, is_noise=_is_closed_loop_noise, original=original):
+        if not is_noise(unraisable):
             original(unraisable)
 
     hook.drops_closed_loop_noise = True
     return hook
 
 
+class _DropAbandonedReadErrors(logging.Filter):
+    """Drops asyncio's "Future exception was never retrieved" for tensorstore reads only (its
+    constants are held by the instance: it runs as late as interpreter exit)."""
+
+    def __init__(self):
+        super().__init__()
+        self.prefixes = UNRETRIEVED_EXCEPTION
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exception = record.exc_info[1] if record.exc_info else None
+        return not (record.getMessage().startswith(self.prefixes)
+                    and "tensorstore" in f"{exception} {record.getMessage()}")
+
+
+_ABANDONED_READ_ERRORS = _DropAbandonedReadErrors()
+
+
 def _silence_abandoned_reads() -> None:
     """From now on in this process, drop what the abandoned reads of a failed restore report
-    late: ``RuntimeError: Event loop is closed`` from their threads (an unraisable exception) and
-    ``RuntimeWarning: coroutine ... was never awaited`` when their coroutines are collected, which
-    can be as late as interpreter exit. Every other unraisable exception and warning still shows."""
+    late: ``RuntimeError: Event loop is closed`` from their threads (an unraisable exception),
+    ``RuntimeWarning: coroutine ... was never awaited`` when their coroutines are collected, and
+    asyncio's "Future exception was never retrieved" for their failed tensorstore reads; the last
+    two can come as late as interpreter exit. Every other unraisable exception, warning and
+    asyncio message still shows."""
     if not getattr(sys.unraisablehook, "drops_closed_loop_noise", False):
         sys.unraisablehook = _drop_closed_loop_noise(sys.unraisablehook)
     warnings.filterwarnings("ignore", message=UNAWAITED_COROUTINE, category=RuntimeWarning)
+    asyncio_logger = logging.getLogger("asyncio")
+    if _ABANDONED_READ_ERRORS not in asyncio_logger.filters:
+        asyncio_logger.addFilter(_ABANDONED_READ_ERRORS)
 
 
 @contextlib.contextmanager
