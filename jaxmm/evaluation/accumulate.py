@@ -5,7 +5,10 @@
 ``split(carry)`` returns the per-episode values and the pooled histograms. Every environment
 of a batch is at the same step (fixed-length episodes started together), so ring buffers are
 indexed by the scalar ``t``. Pooled histograms count only environments with ``weight`` 1
-(the padding of a last, partial batch has weight 0).
+(the padding of a last, partial batch has weight 0), and only the systematic sample of
+``histogram_sample``: environment e at step t when (e - t) % ``MetricSpec.histogram_stride``
+is 0 (every environment at every step when the stride is 1). Everything else is summed over
+every step.
 
 Definitions, in price units. ``m_k`` is the mid after step k (``m_0`` at reset); a passive
 fill of step k has signed size ``s_k`` (+ bought) and price ``p_k``; ``q_k`` is the inventory
