@@ -51,6 +51,12 @@ def _timed(env, params, policy, episodes, batch, spec, config, seed):
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def _median_overheads(samples: dict) -> dict:
+    """Per case, the median over rounds of its time / basic's time in the same round, less 1."""
+    basic = np.asarray(samples["basic"])
+    return {name: float(np.median(np.asarray(t) / basic)) - 1.0 for name, t in samples.items()}
+
+
 def bench(case: str, repeats: int, episodes_scale: int = 1) -> dict:
     path, policy_name, overrides, batch, episodes = CASES[case]
     episodes *= episodes_scale
@@ -74,8 +80,7 @@ def bench(case: str, repeats: int, episodes_scale: int = 1) -> dict:
     # between rounds hits the cases of one round alike (best-of times are shown beside it).
     # CPU time (both cores' work) is shown too: it does not count the time a virtual machine's
     # cores are taken away (steal), which moves wall-clock times by more than the effect here.
-    ratio = {name: float(np.median(np.asarray(times[name]) / np.asarray(times["basic"]))) - 1.0 for name in specs}
-    cpu_ratio = {name: float(np.median(np.asarray(cpu[name]) / np.asarray(cpu["basic"]))) - 1.0 for name in specs}
+    ratio, cpu_ratio = _median_overheads(times), _median_overheads(cpu)
     steps = episodes * config.env.num_steps
     return {"case": case, "config": path, "policy": policy_name, "parallel_envs": batch, "episodes": episodes,
             "histogram_stride": full.histogram_stride, "times_s": times, "cpu_s": cpu,

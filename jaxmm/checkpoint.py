@@ -76,9 +76,9 @@ class _DropAbandonedReadErrors(logging.Filter):
         self.prefixes = UNRETRIEVED_EXCEPTION
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
         exception = record.exc_info[1] if record.exc_info else None
-        return not (record.getMessage().startswith(self.prefixes)
-                    and "tensorstore" in f"{exception} {record.getMessage()}")
+        return not (message.startswith(self.prefixes) and "tensorstore" in f"{exception} {message}")
 
 
 _ABANDONED_READ_ERRORS = _DropAbandonedReadErrors()

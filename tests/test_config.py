@@ -68,6 +68,7 @@ def test_bad_file_names_file_and_key(tmp_path, text, fragment):
     ("env.volatilty=2", "env.volatilty: unknown key"),
     ("rewards.pnl=1", "unknown section 'rewards'"),
     ("env.fill_decay=0", "env.fill_decay: must be > 0"),
+    ("eval.histogram_sample_every=0", "eval.histogram_sample_every: must be >= 1 (1: every step), got 0"),
 ])
 def test_bad_override_is_named(override, fragment):
     with pytest.raises(ConfigError, match=None) as err:
