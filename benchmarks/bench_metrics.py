@@ -46,6 +46,19 @@ def step_entries(steps: int, batch: int, seed: int = 0) -> dict:
             "bid_quoted": f32(np.ones((steps, batch))), "ask_quoted": f32(np.ones((steps, batch)))}
 
 
+def ablate(drop: frozenset[str], no_histograms: bool, no_update: bool = False) -> None:
+    """Switch parts of the accumulators off, for this process (to split their cost): the metric
+    families in ``drop``, the histogram scatters (a no-op), or with ``no_update`` the whole
+    per-step update (the identity; the carry is still built and returned)."""
+    supported = accumulate.families
+    accumulate.families = lambda info: frozenset(supported(info) - drop)
+    if no_histograms:
+        accumulate._histogram_add = lambda hist, index, weight: hist
+    if no_update:
+        update = accumulate.update
+        accumulate.update = lambda carry, spec, *rest: carry if spec.extended else update(carry, spec, *rest)
+
+
 def time_scan(entries: dict, spec: MetricSpec, repeats: int) -> float:
     steps, batch = entries["pnl"].shape
     first = {k: v[0] for k, v in entries.items()}
@@ -81,10 +94,7 @@ def main(argv=None):
     parser.add_argument("--stride", type=int, default=EvalConfig().histogram_sample_every)
     args = parser.parse_args(argv)
     drop = frozenset(args.drop)
-    supported = accumulate.families
-    accumulate.families = lambda info: frozenset(supported(info) - drop)
-    if args.no_histograms:
-        accumulate._histogram_add = lambda hist, index, weight: hist
+    ablate(drop, args.no_histograms)
     entries = step_entries(args.steps, args.batch)
     spec = MetricSpec(markout_horizons=HORIZONS, adverse_horizon=ADVERSE, inventory_half_width=INVENTORY_HALF_WIDTH,
                       distance_bins=DISTANCE_BINS, pipeline_length=1, histogram_stride=args.stride)
