@@ -77,6 +77,36 @@ class ActorCritic(nn.Module):
         return self.critic(obs)[..., 0]
 
 
+def apply_both(net: ActorCritic, variables, obs: jax.Array):
+    """``net.apply(variables, obs)``, with the first layers of actor and critic as one product.
+
+    Both MLPs read the same observation, so their first kernels side by side make one
+    ``(obs_dim, 2 * width)`` matrix product instead of two half-width ones; on CPU at
+    PPO's minibatch sizes that is about a tenth of a gradient step. Same variables (and
+    checkpoints) as the flax module; each output column is the same dot product.
+    """
+    params = variables["params"]
+    actor, critic = params["actor"], params["critic"]
+    act = ACTIVATIONS[net.activation]
+    layers = len(net.hidden_sizes) + 1
+
+    def dense(layer, x):
+        return x @ layer["kernel"] + layer["bias"]
+
+    first_actor, first_critic = actor["Dense_0"], critic["Dense_0"]
+    split = first_actor["kernel"].shape[1]
+    both = dense({"kernel": jnp.concatenate([first_actor["kernel"], first_critic["kernel"]], axis=1),
+                  "bias": jnp.concatenate([first_actor["bias"], first_critic["bias"]])}, obs)
+    x_actor, x_critic = both[..., :split], both[..., split:]
+    for i in range(1, layers):
+        x_actor = dense(actor[f"Dense_{i}"], act(x_actor))
+        x_critic = dense(critic[f"Dense_{i}"], act(x_critic))
+    value = x_critic[..., 0]
+    if net.continuous:
+        return (x_actor, jnp.broadcast_to(params["log_std"], x_actor.shape)), value
+    return x_actor, value
+
+
 @dataclasses.dataclass(frozen=True)
 class SquashedGaussian:
     """Diagonal Gaussian over raw actions; ``to_action`` squashes dimension i into [low[i], high[i]]."""

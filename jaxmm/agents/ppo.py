@@ -19,10 +19,11 @@ from flax import struct
 
 from jaxmm.agents.base import Learner
 from jaxmm.agents.gae import compute_gae
-from jaxmm.agents.networks import ActorCritic, make_head
+from jaxmm.agents.networks import ActorCritic, apply_both, make_head
 from jaxmm.agents.normalization import RunningMeanStd, init_normalizer, normalize, update_normalizer
 from jaxmm.agents.rollout import (EpisodeTracker, episode_metrics, init_totals, init_tracker,
                                   reset_envs, step_envs, track_episodes)
+from jaxmm.agents.shuffle import permutation
 from jaxmm.errors import ConfigError
 from jaxmm.policy import Policy
 
@@ -141,7 +142,7 @@ def make_learner(config, env) -> Learner:
         def one_step(carry, step_key):
             env_state, obs, tracker, totals = carry
             key_act, key_env = jax.random.split(step_key)
-            dist, value = net.apply(state.params, normalize(state.norm, obs, cfg.normalize_obs))
+            dist, value = apply_both(net, state.params, normalize(state.norm, obs, cfg.normalize_obs))
             raw = head.sample(key_act, dist)
             log_prob = head.log_prob(dist, raw)
             next_obs, env_state, reward, terminated, truncated, info = step_envs(
@@ -157,7 +158,7 @@ def make_learner(config, env) -> Learner:
 
     def loss_fn(params, batch, hyper: PPOHyper):
         obs, raw, old_log_prob, old_value, advantages, returns = batch
-        dist, value = net.apply(params, obs)
+        dist, value = apply_both(net, params, obs)
         log_prob = head.log_prob(dist, raw)
         log_ratio = log_prob - old_log_prob
         ratio = jnp.exp(log_ratio)
@@ -178,7 +179,7 @@ def make_learner(config, env) -> Learner:
     def sgd(params, opt_state, data, hyper, key):
         def epoch(carry, epoch_key):
             params, opt_state = carry
-            perm = jax.random.permutation(epoch_key, batch_size)
+            perm = permutation(epoch_key, batch_size)
             shuffled = jax.tree.map(
                 lambda x: x[perm].reshape(cfg.num_minibatches, minibatch_size, *x.shape[1:]), data)
 
