@@ -33,7 +33,7 @@ from jaxmm.envs.lob import agent, book as lob, observation as ob
 from jaxmm.envs.lob.accounting import step_accounting
 from jaxmm.envs.lob.config import LOB_REWARD_COMPONENTS
 from jaxmm.envs.lob.flow import flow_uniforms, uniforms_from_bits
-from jaxmm.envs.lob.layout import BOOK_OPS, PER_BOOK
+from jaxmm.envs.lob.layout import BATCH, BOOK_OPS
 from jaxmm.envs.lob.state import LobEnvParams, LobEnvState
 
 UNIFORMS_AGENT = 1  # latency jitter
@@ -47,7 +47,7 @@ class LobEnv(MarketEnv):
                  markout_horizon: int = 10, action_type: str = "continuous", num_actions: int = 1,
                  quote_from_touch: bool = False, inventory_relative: bool = False,
                  max_quote_offset: float = 10.0,
-                 max_quote_size: int = 10, layout: str = PER_BOOK):
+                 max_quote_size: int = 10, layout: str = BATCH):
         super().__init__()
         self.num_levels = num_levels
         self.visible_levels = visible_levels
