@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 
 import host
@@ -32,6 +33,8 @@ from jaxmm.config import load_config
 from jaxmm.envs import make_env
 from jaxmm.envs.lob import agent
 from jaxmm.envs.lob.flow import flow_uniforms, uniforms_from_bits
+from jaxmm.envs.lob.layout import LAYOUTS
+from jaxmm.errors import run_guarded
 
 ACTION = (1.0, 1.0, 1.0, 1.0, 0.0)  # bid/ask one tick from the mid, unit sizes, no market order
 
@@ -143,7 +146,7 @@ def _best_time(run, state, repeats: int):
 
 
 def bench(config_path: str | None, batches, steps: int, repeats: int, overrides=(),
-          layouts=("per_book", "batch"), phases: bool = False):
+          layouts=LAYOUTS, phases: bool = False):
     rows = []
     where = machine()
     for layout in layouts:
@@ -174,7 +177,9 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024, 8192])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--layouts", nargs="+", default=["per_book", "batch"])
+    # key=value overrides go before the flags that take lists: after one, argparse reads them as
+    # its values (and here names them as invalid choices rather than failing in the config).
+    parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS))
     parser.add_argument("--phases", action="store_true", help="also time each phase of the step alone")
     parser.add_argument("--out", default=None, help="append one JSON line per row")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. env.half_width=16")
@@ -195,4 +200,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_guarded(main))
