@@ -12,8 +12,11 @@ shift and the observation, each jitted alone over the batch (``ns/book`` per ste
 the parts overlap with the whole step by fusion). Every row names the machine, the
 CPU model, the device and the jax version.
 
-    python benchmarks/bench_lob.py [--batches 1 64 1024 8192] [--steps 200] [--layouts per_book batch]
-                                   [--phases] [--out FILE]
+    python benchmarks/bench_lob.py [key=value ...] [--batches 1 64 1024 8192] [--steps 200]
+                                   [--layouts per_book batch] [--phases] [--out FILE]
+
+Config overrides (``key=value``) go first: after ``--batches`` or ``--layouts`` argparse
+takes them as that flag's values.
 """
 
 from __future__ import annotations
@@ -177,8 +180,7 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024, 8192])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
-    # key=value overrides go before the flags that take lists: after one, argparse reads them as
-    # its values (and here names them as invalid choices rather than failing in the config).
+    # An override given after --layouts is named as an invalid choice (see the docstring).
     parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS))
     parser.add_argument("--phases", action="store_true", help="also time each phase of the step alone")
     parser.add_argument("--out", default=None, help="append one JSON line per row")
