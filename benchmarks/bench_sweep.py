@@ -28,7 +28,7 @@ def timed_run(config) -> dict:
     mode = placement.resolve_mode(config.train.sharding, population.size, config.learner().num_envs)
     shardings = placement.state_shardings(state, mode, population.learner.env_axis_fields)
     state = placement.place(state, shardings)
-    run, compile_s = compile_chunk(placement.jit_chunk(jax.vmap(population.learner.chunk), shardings), state)
+    run, compile_s = compile_chunk(placement.jit_chunk(population.chunk, shardings), state)
     chunks = -(-config.train.total_env_steps // population.learner.env_steps_per_chunk)
     start = time.perf_counter()
     for _ in range(chunks):

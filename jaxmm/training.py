@@ -308,7 +308,7 @@ def train(config_path=None, overrides: Sequence[str] = (), run_dir=None, resume=
     mode = placement.resolve_mode(config.train.sharding, population.size, config.learner().num_envs)
     shardings = placement.state_shardings(state, mode, learner.env_axis_fields)
     state = placement.place(state, shardings)
-    run_chunk, compile_s = compile_chunk(placement.jit_chunk(jax.vmap(learner.chunk), shardings), state)
+    run_chunk, compile_s = compile_chunk(placement.jit_chunk(population.chunk, shardings), state)
     first_chunk = chunk
     all_steps = steps_per_chunk * population.size
 

@@ -22,7 +22,7 @@ def train(config, mode):
     state = population.init()
     shardings = placement.state_shardings(state, mode, population.learner.env_axis_fields)
     state = placement.place(state, shardings)
-    run = placement.jit_chunk(jax.vmap(population.learner.chunk), shardings)
+    run = placement.jit_chunk(population.chunk, shardings)
     for _ in range(CHUNKS):
         state, metrics = run(state)
     return jax.device_get(state), jax.device_get(metrics), run._cache_size()
