@@ -20,7 +20,7 @@ from jaxmm.config import Config
 from jaxmm.envs import make_env
 from jaxmm.policy import Policy
 from jaxmm.sweeps import members as sweep_members
-from jaxmm.sweeps.stacking import member
+from jaxmm.sweeps.stacking import member, stack
 
 
 @dataclasses.dataclass
@@ -67,8 +67,7 @@ class Population:
         book about a tenth of its throughput (BENCHMARKS, learner throughput)."""
         if self.size > 1:
             return jax.vmap(self.learner.chunk)(state)
-        state, metrics = self.learner.chunk(jax.tree.map(lambda x: x[0], state))
-        return jax.tree.map(lambda x: x[None], (state, metrics))
+        return stack([self.learner.chunk(member(state, 0))])
 
     def member_env_params(self, index: int) -> Any:
         return member(self.env_params, index)

@@ -1,6 +1,7 @@
 """Sweeps: axes, which keys may vary, one compiled program for any member count, outputs, resume."""
 
 import csv
+import dataclasses
 import json
 
 import chex
@@ -75,13 +76,15 @@ def test_zipped_axes_of_different_lengths_are_rejected():
 
 
 # ---------------------------------------------------------------- one program
-@pytest.mark.parametrize("size", [2, 5])
+@pytest.mark.parametrize("size", [1, 2, 5])
 def test_a_sweep_of_any_size_traces_and_compiles_its_chunk_once(size):
-    config = _config(f"sweep.axes=[{{key: train.seed, values: {list(range(size))}}}]")
-    population = build_population(config)
+    axes = [f"sweep.axes=[{{key: train.seed, values: {list(range(size))}}}]"] if size > 1 else []
+    population = build_population(_config(*axes))
     chex.clear_trace_counter()  # the counter is keyed by the function's code, shared across sizes
     counted = chex.assert_max_traces(population.learner.chunk, n=1)
-    run = jax.jit(jax.vmap(counted))
+    # The program training runs (one member: the learner's chunk without the member axis).
+    population = dataclasses.replace(population, learner=population.learner._replace(chunk=counted))
+    run = jax.jit(population.chunk)
     state = population.init()
     for _ in range(3):
         state, metrics = run(state)
@@ -89,6 +92,18 @@ def test_a_sweep_of_any_size_traces_and_compiles_its_chunk_once(size):
     assert metrics["episode_reward"].shape == (size,)
     # Different seeds, different members: the member axis is real.
     assert len({float(x) for x in metrics["policy_loss"]}) == size
+    assert jax.tree.leaves(state)[0].shape[0] == size
+
+
+def test_one_member_trains_as_a_member_axis_of_one_would():
+    """The single-member chunk skips the vmap; same numbers up to float32 rounding."""
+    population = build_population(_config())
+    state = population.init()
+    got_state, got = jax.jit(population.chunk)(state)
+    want_state, want = jax.jit(jax.vmap(population.learner.chunk))(state)
+    for a, b in zip(jax.tree.leaves((got_state.params, got)), jax.tree.leaves((want_state.params, want))):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
 
 def test_members_hold_their_own_reward_weights_and_hyperparameters():
