@@ -159,6 +159,11 @@ def test_sweep_writes_one_row_per_chunk_and_member_and_its_tables(sweep_run):
     assert len(record["frontiers"]["cartea_jaimungal"]) == len(PENALTIES)
     for risk in ("pnl_std", "mean_abs_inventory"):
         assert record["fronts"][risk]["hypervolume"]["learned"] >= 0
+    objective = record["objective_vs_frontier"]["cartea_jaimungal"]
+    optimum = {p["reward.running_inventory_penalty"]: p["reward_mean"] for p in record["frontiers"]["cartea_jaimungal"]}
+    assert objective["key"] == "reward.running_inventory_penalty"
+    assert objective["reward_ratio"] == pytest.approx(
+        [m["reward_mean"] / optimum[m["reward.running_inventory_penalty"]] for m in record["members"]])
     assert (sweep_run / "pareto.png").stat().st_size > 0
     runs = sorted(p.name for p in (sweep_run / "tensorboard").iterdir())
     assert runs == [f"member_{k:03d}" for k in range(4)]
@@ -202,3 +207,19 @@ def test_hypervolume_and_non_dominance_match_a_hand_computation():
     # Reference (PnL 0, std 4): staircase areas 3*(4-3) + 2*(3-1) + 1*(1-0.5) = 7.5.
     assert pareto.hypervolume(pnl, std, (0.0, 4.0)) == pytest.approx(7.5)
     np.testing.assert_allclose(pareto.frontier_at(std, pnl, [0.75, 2.0, 5.0]), [1.5, 2.5, np.nan])
+
+
+def test_members_are_scored_against_the_frontier_at_their_own_parameter():
+    from jaxmm.sweeps.report import objective_vs_frontier
+
+    rows = [{"member": 0, "reward.x": 1.0, "reward_mean": 0.9},
+            {"member": 1, "reward.x": 2.0, "reward_mean": 0.3},
+            {"member": 2, "reward.x": 3.0, "reward_mean": 0.1}]
+    frontiers = {"optimum": [{"policy": "optimum", "reward.x": 1.0, "reward_mean": 1.0},
+                             {"policy": "optimum", "reward.x": 2.0, "reward_mean": 0.6},
+                             {"policy": "optimum", "reward.x": 3.0, "reward_mean": -0.2}],
+                 "elsewhere": [{"policy": "elsewhere", "policy.depth": 0.1, "reward_mean": 1.0}]}
+    out = objective_vs_frontier(rows, frontiers)
+    assert set(out) == {"optimum"}  # a frontier along a key no member sweeps has no match
+    assert out["optimum"]["reward_ratio"] == pytest.approx([0.9, 0.5, None])  # no ratio to a negative optimum
+    assert (out["optimum"]["min"], out["optimum"]["median"]) == pytest.approx((0.5, 0.7))

@@ -124,6 +124,28 @@ def summarise_fronts(rows: list[dict], frontiers: dict[str, list[dict]]) -> dict
     return out
 
 
+def objective_vs_frontier(rows: list[dict], frontiers: dict[str, list[dict]]) -> dict:
+    """Each member's ``reward_mean`` against the frontier policy's at the member's own value of
+    the parameter the frontier is traced along, for frontiers traced along a swept key (the
+    Cartea-Jaimungal optimum at the member's running penalty): how much of the optimum of its
+    own objective a member reaches. Ratios only where the frontier's reward mean is positive."""
+    out = {}
+    for name, points in frontiers.items():
+        keys = [k for k in (points[0] if points else {}) if k != "policy" and k not in METRIC_COLUMNS]
+        if len(keys) != 1 or not all(keys[0] in r for r in rows):
+            continue
+        key = keys[0]
+        optimum = {p[key]: p["reward_mean"] for p in points}
+        ratios = [r["reward_mean"] / optimum[r[key]]
+                  if r.get("reward_mean") is not None and (optimum.get(r[key]) or 0.0) > 0 else None
+                  for r in rows]
+        known = np.asarray([x for x in ratios if x is not None], float)
+        out[name] = {"key": key, "reward_ratio": ratios,
+                     "min": float(known.min()) if known.size else None,
+                     "median": float(np.median(known)) if known.size else None}
+    return out
+
+
 def write_csv(path: Path, rows: list[dict]) -> Path:
     columns = list(dict.fromkeys(k for r in rows for k in r))
     with path.open("w", newline="") as f:
@@ -182,7 +204,8 @@ def evaluate_sweep(population, state, run_dir: Path) -> dict:
         frontiers = {name: frontier(name, population, episodes, config.eval.seed)
                      for name in config.train.baselines}
         fronts = summarise_fronts(rows, frontiers)
-        record.update(frontiers=frontiers, fronts=fronts)
+        objective = objective_vs_frontier(rows, frontiers)
+        record.update(frontiers=frontiers, fronts=fronts, objective_vs_frontier=objective)
         plot_pareto(rows, frontiers, fronts, run_dir / PARETO_PNG)
         record["validation"] = {"seed": config.eval.validation_seed, "episodes": config.eval.episodes,
                                 "members": validation_metrics(population, state)}
@@ -190,6 +213,10 @@ def evaluate_sweep(population, state, run_dir: Path) -> dict:
         for risk, entry in fronts.items():
             print(f"{risk}: hypervolume " + ", ".join(f"{k} {v:.4g}" for k, v in entry["hypervolume"].items())
                   + f" (reference {entry['reference_point']})")
+        for name, entry in objective.items():
+            if entry["median"] is not None:
+                print(f"reward mean against {name} at the same {entry['key']}: median "
+                      f"{entry['median']:.3f}, worst {entry['min']:.3f}")
     write_json(run_dir / SWEEP_JSON, record)
     return record
 
