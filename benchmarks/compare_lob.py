@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 from jaxmm.config import load_config
 from jaxmm.envs import make_env
+from jaxmm.errors import run_guarded
 from jaxmm.evaluate import evaluate_policy
 from jaxmm.policies import CHECKPOINT_PREFIX, checkpoint_config, checkpoint_member, resolve_policy
 
@@ -85,7 +87,9 @@ def main(argv=None) -> dict:
     if config.env.name != "lob":
         parser.error(f"{args.config} is not an order-book config (env.name: {config.env.name})")
     tick = config.env.tick_size
-    continuous = config.replace(["env.action_type=continuous"])
+    # The baselines quote prices: the continuous action format of the same book (a discrete
+    # config's row orientation, quote_sides, has no meaning there).
+    continuous = config.replace(["env.action_type=continuous", "env.quote_sides=bid_ask"])
     rows, validation = [], []
 
     for run in args.runs:  # RUN, or a sweep's RUN#member=K / RUN#best=sharpe
@@ -137,4 +141,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_guarded(main))
