@@ -219,7 +219,7 @@ def test_members_are_scored_against_the_frontier_at_their_own_parameter():
                              {"policy": "optimum", "reward.x": 2.0, "reward_mean": 0.6},
                              {"policy": "optimum", "reward.x": 3.0, "reward_mean": -0.2}],
                  "elsewhere": [{"policy": "elsewhere", "policy.depth": 0.1, "reward_mean": 1.0}]}
-    out = objective_vs_frontier(rows, frontiers)
+    out = objective_vs_frontier(rows, frontiers, swept_keys=("reward.x", "train.seed"))
     assert set(out) == {"optimum"}  # a frontier along a key no member sweeps has no match
     assert out["optimum"]["reward_ratio"] == pytest.approx([0.9, 0.5, None])  # no ratio to a negative optimum
     assert (out["optimum"]["min"], out["optimum"]["median"]) == pytest.approx((0.5, 0.7))

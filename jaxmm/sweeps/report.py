@@ -124,15 +124,16 @@ def summarise_fronts(rows: list[dict], frontiers: dict[str, list[dict]]) -> dict
     return out
 
 
-def objective_vs_frontier(rows: list[dict], frontiers: dict[str, list[dict]]) -> dict:
+def objective_vs_frontier(rows: list[dict], frontiers: dict[str, list[dict]], swept_keys) -> dict:
     """Each member's ``reward_mean`` against the frontier policy's at the member's own value of
-    the parameter the frontier is traced along, for frontiers traced along a swept key (the
-    Cartea-Jaimungal optimum at the member's running penalty): how much of the optimum of its
-    own objective a member reaches. Ratios only where the frontier's reward mean is positive."""
+    the parameter the frontier is traced along, for frontiers traced along one of
+    ``swept_keys`` (the Cartea-Jaimungal optimum at the member's running penalty): how much of
+    the optimum of its own objective a member reaches. Ratios only where the frontier's reward
+    mean is positive."""
     out = {}
     for name, points in frontiers.items():
-        keys = [k for k in (points[0] if points else {}) if k != "policy" and k not in METRIC_COLUMNS]
-        if len(keys) != 1 or not all(keys[0] in r for r in rows):
+        keys = [k for k in swept_keys if points and k in points[0]]
+        if len(keys) != 1:
             continue
         key = keys[0]
         optimum = {p[key]: p["reward_mean"] for p in points}
@@ -204,7 +205,7 @@ def evaluate_sweep(population, state, run_dir: Path) -> dict:
         frontiers = {name: frontier(name, population, episodes, config.eval.seed)
                      for name in config.train.baselines}
         fronts = summarise_fronts(rows, frontiers)
-        objective = objective_vs_frontier(rows, frontiers)
+        objective = objective_vs_frontier(rows, frontiers, population.swept_keys)
         record.update(frontiers=frontiers, fronts=fronts, objective_vs_frontier=objective)
         plot_pareto(rows, frontiers, fronts, run_dir / PARETO_PNG)
         record["validation"] = {"seed": config.eval.validation_seed, "episodes": config.eval.episodes,
