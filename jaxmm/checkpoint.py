@@ -35,8 +35,10 @@ UNAWAITED_COROUTINE = r"coroutine '.*' was never awaited"
 UNRETRIEVED_EXCEPTION = ("Future exception was never retrieved", "Task exception was never retrieved")
 CONFIG_FILE = "config.yaml"
 STATE_ITEM, CONFIG_ITEM, META_ITEM = "state", "config", "meta"
-# The only config value a resumed run may change.
-RESUMABLE_KEYS = frozenset({"train.total_env_steps"})
+# The config values a resumed run may change: the training budget, and how many episodes the
+# finished run is evaluated on (read after training only; a finished run resumed with more
+# re-evaluates without training).
+RESUMABLE_KEYS = frozenset({"train.total_env_steps", "train.eval_episodes"})
 
 
 def open_manager(run_dir: str | Path, keep: int | None = None, read_only: bool = False) -> ocp.CheckpointManager:

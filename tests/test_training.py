@@ -91,6 +91,19 @@ def test_resume_may_extend_the_budget_only(run_dir, tmp_path):
         training.main(["--resume", str(copy), "--no-progress", "env.volatility=0.02"])
 
 
+def test_finished_run_resumed_with_more_eval_episodes_is_evaluated_again(run_dir, tmp_path):
+    copy = tmp_path / "again"
+    shutil.copytree(run_dir, copy)
+    training.main(["--resume", str(copy), "--no-progress", "train.eval_episodes=128"])
+    evaluation = json.loads((copy / "evaluation.json").read_text())
+    assert evaluation["policies"]["ppo"]["episodes"] == 128
+    # Nothing trained: the same chunks logged, the same parameters.
+    rows = [json.loads(line) for line in (copy / "metrics.jsonl").read_text().splitlines()]
+    assert [r["chunk"] for r in rows] == [1, 2, 3]
+    for again, first in zip(_final_params(copy), _final_params(run_dir)):
+        np.testing.assert_array_equal(again, first)
+
+
 def test_bad_input_is_one_clear_error(run_dir, tmp_path, capsys):
     with pytest.raises(CheckpointError, match="run directory not found"):
         training.main(["--resume", str(tmp_path / "missing"), "--no-progress"])
