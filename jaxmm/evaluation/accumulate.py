@@ -129,8 +129,9 @@ def _zeros(*shape):
 def init_carry(spec: MetricSpec, batch: int, info: dict) -> dict:
     """Running values at reset for ``batch`` environments (``info``: one step's entries or shapes).
 
-    Per-environment values have shape (batch,) (ring buffers (slots, batch)); pooled ones
-    (sums over the batch, histograms) have no batch axis."""
+    Per-environment values have shape (batch,) (ring buffers (slots, batch)), and so have the
+    running sums of the pooled terms, one array each (summed over the batch by ``split``);
+    the histograms have no batch axis."""
     if not spec.extended:
         return {}
     have = families(info)
@@ -143,7 +144,7 @@ def init_carry(spec: MetricSpec, batch: int, info: dict) -> dict:
                      adverse=_zeros(batch))
     else:
         carry["last_pnl"] = _zeros(batch)
-    carry["pooled"] = _zeros(len(pooled_names(spec, "markouts" in have)))
+    carry["pooled"] = [_zeros(batch) for _ in pooled_names(spec, "markouts" in have)]
     if "fill_rate" in have:
         carry["quote_hist"] = _zeros(NUM_SIDES * spec.distance_bins * 2, HISTOGRAM_LANES)  # (side, bin, filled?)
     if "decision_slippage" in have:
@@ -198,7 +199,10 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
         step_pnl = info["fill_price_edge"] - info.get("slippage", 0.0) + info.get("fees", 0.0) \
             + info["inventory"] * info["mid_change"]
     # Per-environment terms whose sums over the batch are all that is kept (in the order of
-    # ``pooled_names``); one reduction each, fused with what computes the term.
+    # ``pooled_names``). Each is added to a running sum per environment, one (batch,) array per
+    # term, and reduced over the batch once, in ``split``: on a CPU that costs less than a dot
+    # product over the batch each step, and far less than one stacked (terms, batch) array
+    # (benchmarks/bench_eval.py, BENCHMARKS.md).
     fills = (info["bid_fill"] > 0).astype(jnp.float32) + (info["ask_fill"] > 0).astype(jnp.float32)
     taker = jnp.abs(info["taker_qty"]) if "taker_qty" in info else jnp.zeros_like(fills)
     terms = [step_pnl * step_pnl, fills, taker]
@@ -228,11 +232,11 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
                    .astype(jnp.float32) for h in spec.horizons]
         out["position"], out["position_ring"] = position, ring
         terms.append(info["maker_bought"] + info["maker_sold"])
-        moved = jnp.stack([jnp.dot(window, weighted_move) for window in windows])  # (horizons,)
+        moved = [window * weighted_move for window in windows]
         out["adverse"] = carry["adverse"] + windows[spec.adverse_index] * move
     else:
-        moved = jnp.zeros((0,), jnp.float32)
-    out["pooled"] = carry["pooled"] + jnp.concatenate([jnp.stack([jnp.dot(term, weight) for term in terms]), moved])
+        moved = []
+    out["pooled"] = [acc + x for acc, x in zip(carry["pooled"], [term * weight for term in terms] + moved)]
 
     if "quote_hist" in carry:
         hist = carry["quote_hist"]
@@ -264,7 +268,7 @@ def split(carry: dict, spec: MetricSpec) -> tuple[dict, dict]:
         return {}, {}
     episode = {"max_drawdown": carry["max_drawdown"]}
     names = pooled_names(spec, "position_ring" in carry)
-    pooled: dict[str, Any] = {f"pooled_{n}": carry["pooled"][i] for i, n in enumerate(names)}
+    pooled: dict[str, Any] = {f"pooled_{n}": carry["pooled"][i].sum() for i, n in enumerate(names)}
     if "position_ring" in carry:
         pooled["pooled_markout_move"] = jnp.stack([pooled.pop(f"pooled_markout_move_{h}") for h in spec.horizons])
     pooled["inventory_hist"] = carry["inventory_hist"].sum(axis=1)

@@ -9,8 +9,10 @@ from typing import Sequence
 import numpy as np
 
 INVENTORY_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-# Resampled values held in memory at once by the bootstrap (episodes x resamples per chunk).
-BOOTSTRAP_CHUNK_VALUES = 4_000_000
+# Resampled values held in memory at once by the bootstrap (episodes x resamples per chunk):
+# a few MiB, reused from chunk to chunk; arrays of tens of MiB, new at every evaluation, cost
+# more in page faults than the resampling itself.
+BOOTSTRAP_CHUNK_VALUES = 1 << 18
 BOOTSTRAP_MAX_UNITS = 2_000  # episodes resampled one by one up to this many, in blocks beyond
 # Episode PnLs are float32 running sums; a spread across episodes below this share of the PnL's
 # size per step summed is rounding of identical outcomes (every episode filled alike), not risk.
