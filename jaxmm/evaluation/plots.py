@@ -78,33 +78,42 @@ def inventory_paths(runs: Runs, scenario: str, path: Path) -> Path:
     return _save(plt, fig, path)
 
 
-def inventory_histograms(runs: Runs, path: Path) -> Path:
+def _per_scenario(runs: Runs, path: Path, draw, setup=None, **axes_settings) -> Path:
+    """One panel per scenario with every policy's ``draw(ax, label, result)`` on it; the panel
+    prepared by ``setup(ax)``, titled by the scenario and set with ``axes_settings`` (``ax.set``)."""
     scenarios = _scenarios(runs)
     plt, fig, axes = _grid(len(scenarios))
     for ax, scenario in zip(axes, scenarios):
+        if setup is not None:
+            setup(ax)
         for label, results in runs.items():
-            hist = results[scenario]["distributions"].get("inventory_histogram")
-            if hist:
-                ax.step(hist["inventory"], hist["share"], where="mid", label=label)
-        ax.set(title=scenario, xlabel="inventory", ylabel="share of time")
+            draw(ax, label, results[scenario])
+        ax.set(title=scenario, **axes_settings)
     axes[0].legend(fontsize="small")
     return _save(plt, fig, path)
+
+
+def inventory_histograms(runs: Runs, path: Path) -> Path:
+    def draw(ax, label, result):
+        hist = result["distributions"].get("inventory_histogram")
+        if hist:
+            ax.step(hist["inventory"], hist["share"], where="mid", label=label)
+
+    return _per_scenario(runs, path, draw, xlabel="inventory", ylabel="share of time")
 
 
 def markout_curves(runs: Runs, path: Path, unit: str = "price units") -> Path:
-    scenarios = _scenarios(runs)
-    plt, fig, axes = _grid(len(scenarios))
-    for ax, scenario in zip(axes, scenarios):
-        for label, results in runs.items():
-            curve = results[scenario]["distributions"].get("markout_curve")
-            if curve:
-                ax.plot(curve["horizon"], curve["per_unit"], "o-", ms=3, label=label)
+    def draw(ax, label, result):
+        curve = result["distributions"].get("markout_curve")
+        if curve:
+            ax.plot(curve["horizon"], curve["per_unit"], "o-", ms=3, label=label)
+
+    def setup(ax):
         ax.axhline(0.0, color="grey", lw=0.5)
-        ax.set(title=scenario, xlabel="steps after the fill", ylabel=f"mid move per filled unit ({unit})")
         ax.set_xscale("symlog", linthresh=1)
-        ax.set_xlim(left=0)
-    axes[0].legend(fontsize="small")
-    return _save(plt, fig, path)
+
+    return _per_scenario(runs, path, draw, setup, xlabel="steps after the fill", xlim=(0, None),
+                         ylabel=f"mid move per filled unit ({unit})")
 
 
 def pnl_decomposition(runs: Runs, path: Path) -> Path:
@@ -169,13 +178,9 @@ def worst_case(robustness: Mapping[str, dict], metric: str, path: Path) -> Path:
 
 
 def fill_rates(runs: Runs, path: Path) -> Path:
-    scenarios = _scenarios(runs)
-    plt, fig, axes = _grid(len(scenarios))
-    for ax, scenario in zip(axes, scenarios):
-        for label, results in runs.items():
-            rate = results[scenario]["distributions"].get("fill_rate")
-            if rate and rate["distance"]:
-                ax.plot(rate["distance"], rate["fill_rate"], "o-", ms=3, label=label)
-        ax.set(title=scenario, xlabel="quote distance from the mid", ylabel="fills per quoted step")
-    axes[0].legend(fontsize="small")
-    return _save(plt, fig, path)
+    def draw(ax, label, result):
+        rate = result["distributions"].get("fill_rate")
+        if rate and rate["distance"]:
+            ax.plot(rate["distance"], rate["fill_rate"], "o-", ms=3, label=label)
+
+    return _per_scenario(runs, path, draw, xlabel="quote distance from the mid", ylabel="fills per quoted step")
