@@ -308,8 +308,10 @@ def train(config_path=None, overrides: Sequence[str] = (), run_dir=None, resume=
     mode = placement.resolve_mode(config.train.sharding, population.size, config.learner().num_envs)
     shardings = placement.state_shardings(state, mode, learner.env_axis_fields)
     state = placement.place(state, shardings)
-    run_chunk, compile_s = compile_chunk(placement.jit_chunk(population.chunk, shardings), state)
     first_chunk = chunk
+    trains = chunk < total_chunks  # False: a finished run resumed only to be evaluated again
+    run_chunk, compile_s = (compile_chunk(placement.jit_chunk(population.chunk, shardings), state)
+                            if trains else (None, 0.0))
     all_steps = steps_per_chunk * population.size
 
     def save(at_chunk: int, at_state) -> None:
@@ -358,7 +360,8 @@ def train(config_path=None, overrides: Sequence[str] = (), run_dir=None, resume=
             from jaxmm.reporting import format_table
 
             print(format_table(evaluation))
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    if trains:  # a re-evaluation keeps the summary of the training that made the run
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     print(f"run directory: {run_dir}")
     return run_dir
 

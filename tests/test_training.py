@@ -82,7 +82,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(run_dir, tmp_path, mo
         np.testing.assert_array_equal(resumed, straight)
 
 
-def test_resume_may_extend_the_budget_only(run_dir, tmp_path):
+def test_resume_may_change_the_budget_and_eval_episodes_only(run_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
     with pytest.raises(CheckpointError, match="ppo.hidden_sizes"):
@@ -94,7 +94,9 @@ def test_resume_may_extend_the_budget_only(run_dir, tmp_path):
 def test_finished_run_resumed_with_more_eval_episodes_is_evaluated_again(run_dir, tmp_path):
     copy = tmp_path / "again"
     shutil.copytree(run_dir, copy)
+    summary = (copy / "training.json").read_text()
     training.main(["--resume", str(copy), "--no-progress", "train.eval_episodes=128"])
+    assert (copy / "training.json").read_text() == summary  # the training's own timings kept
     evaluation = json.loads((copy / "evaluation.json").read_text())
     assert evaluation["policies"]["ppo"]["episodes"] == 128
     # Nothing trained: the same chunks logged, the same parameters.
