@@ -113,6 +113,12 @@ def prefix_sum(x: jax.Array) -> jax.Array:
     return jax.lax.optimization_barrier(jnp.stack(rows))
 
 
+def _materialised(x):
+    """``x`` computed once, before the level-wide updates that read it: on a batch, XLA would
+    otherwise fuse per-book bookkeeping into each level's element and recompute it there."""
+    return jax.lax.optimization_barrier(x)
+
+
 def _i32(x) -> jax.Array:
     return jnp.asarray(x, dtype=jnp.int32)
 
@@ -286,10 +292,11 @@ def post_batch(book: Book, side: int, prices: jax.Array, sizes: jax.Array,
                       _i32(0))
         accepted.append(candidate[j] & (level_total[j] + earlier + sizes[j] <= capacity))
     ok = jnp.stack(accepted) if accepted else jnp.zeros((0,) + batch_shape(book), bool)
-    add = sum(jnp.where(accepted[j] & (levels(book) == idx[j]), sizes[j], 0) for j in range(len(accepted)))
+    posted = _materialised(jnp.where(ok, sizes, 0))
+    add = sum(jnp.where(levels(book) == idx[j], posted[j], 0) for j in range(posted.shape[0]))
     return book.replace(
         volume=book.volume.at[side].add(add),
-        added=book.added.at[side].add(jnp.sum(jnp.where(ok, sizes, 0), axis=0)),
+        added=book.added.at[side].add(jnp.sum(posted, axis=0)),
         rejected=book.rejected + jnp.sum((live & ~ok).astype(jnp.int32), axis=0))
 
 
@@ -311,11 +318,12 @@ def cancel_batch(book: Book, side: int, prices: jax.Array, sizes: jax.Array,
         start = jnp.clip(offsets[j], 0, resting)
         removed.append(jnp.clip(jnp.minimum(sizes[j], resting - start), 0, None))
         ahead = ahead - jnp.where(at_agent[j], jnp.clip(ahead - start, 0, removed[j]), 0)
-    delta = sum(jnp.where(levels(book) == idx[j], removed[j], 0) for j in range(len(removed)))
+    removed, ahead = _materialised((jnp.stack(removed), ahead))
+    delta = sum(jnp.where(levels(book) == idx[j], removed[j], 0) for j in range(removed.shape[0]))
     return book.replace(
         volume=book.volume.at[side].add(-delta),
         agent_ahead=book.agent_ahead.at[side].set(ahead),
-        cancelled=book.cancelled.at[side].add(sum(removed, _i32(0))))
+        cancelled=book.cancelled.at[side].add(jnp.sum(removed, axis=0)))
 
 
 def take_then_sweep(book: Book, side: int, market_size: jax.Array, ioc_size: jax.Array,
