@@ -113,7 +113,7 @@ def prefix_sum(x: jax.Array) -> jax.Array:
     return jax.lax.optimization_barrier(jnp.stack(rows))
 
 
-def _materialised(x):
+def materialised(x):
     """``x`` computed once, before the level-wide updates that read it: on a batch, XLA would
     otherwise fuse per-book bookkeeping into each level's element and recompute it there."""
     return jax.lax.optimization_barrier(x)
@@ -292,7 +292,7 @@ def post_batch(book: Book, side: int, prices: jax.Array, sizes: jax.Array,
                       _i32(0))
         accepted.append(candidate[j] & (level_total[j] + earlier + sizes[j] <= capacity))
     ok = jnp.stack(accepted) if accepted else jnp.zeros((0,) + batch_shape(book), bool)
-    posted = _materialised(jnp.where(ok, sizes, 0))
+    posted = materialised(jnp.where(ok, sizes, 0))
     add = sum(jnp.where(levels(book) == idx[j], posted[j], 0) for j in range(posted.shape[0]))
     return book.replace(
         volume=book.volume.at[side].add(add),
@@ -318,7 +318,7 @@ def cancel_batch(book: Book, side: int, prices: jax.Array, sizes: jax.Array,
         start = jnp.clip(offsets[j], 0, resting)
         removed.append(jnp.clip(jnp.minimum(sizes[j], resting - start), 0, None))
         ahead = ahead - jnp.where(at_agent[j], jnp.clip(ahead - start, 0, removed[j]), 0)
-    removed, ahead = _materialised((jnp.stack(removed), ahead))
+    removed, ahead = materialised((jnp.stack(removed), ahead))
     delta = sum(jnp.where(levels(book) == idx[j], removed[j], 0) for j in range(removed.shape[0]))
     return book.replace(
         volume=book.volume.at[side].add(-delta),

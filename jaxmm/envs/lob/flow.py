@@ -178,14 +178,16 @@ def draw_takers(draws: Draws, p: FlowParams, fair_value: jax.Array, excitation: 
 def _cancels(book: lob.Book, side: int, draws: Draws, p: FlowParams, slots: int):
     drawn = draw_cancels(book, side, draws, p, slots)
     prices, offsets, sizes, fired = (list(column) for column in zip(*drawn))
-    book = lob.cancel_batch(book, side, jnp.stack(prices), jnp.stack(sizes), jnp.stack(offsets))
+    prices, sizes, offsets = lob.materialised((jnp.stack(prices), jnp.stack(sizes), jnp.stack(offsets)))
+    book = lob.cancel_batch(book, side, prices, sizes, offsets)
     return book, fired
 
 
 def _limits(book: lob.Book, side: int, draws: Draws, p: FlowParams, mid: jax.Array, slots: int):
     drawn = draw_limits(book, side, draws, p, mid, slots)
     prices, sizes, fired = (list(column) for column in zip(*drawn))
-    book = lob.post_batch(book, side, jnp.stack(prices), jnp.stack(sizes), p.level_capacity)
+    prices, sizes = lob.materialised((jnp.stack(prices), jnp.stack(sizes)))
+    book = lob.post_batch(book, side, prices, sizes, p.level_capacity)
     return book, fired
 
 
@@ -203,7 +205,7 @@ def _takers(book, draws, p: FlowParams, fair_value, excitation, total):
     """Uninformed market buy and sell, then the informed IOC order: one walk per side
     (``lob.take_then_sweep``); the informed trader trades when the best price left after
     the market order is on the right side of the fair value."""
-    market, informed_size, limits = draw_takers(draws, p, fair_value, excitation)
+    market, informed_size, limits = lob.materialised(draw_takers(draws, p, fair_value, excitation))
     arrivals = []
     for side in (lob.BID, lob.ASK):
         active, size = market[side]
