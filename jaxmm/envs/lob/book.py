@@ -92,6 +92,12 @@ class Trade:
 EXACT_FLOAT_INT = 2 ** 24  # integers below this are exact in float32
 
 
+def materialised(x):
+    """``x`` computed once, before the level-wide updates that read it: on a batch, XLA would
+    otherwise fuse per-book bookkeeping into each level's element and recompute it there."""
+    return jax.lax.optimization_barrier(x)
+
+
 def prefix_sum(x: jax.Array) -> jax.Array:
     """Inclusive cumulative sum of int32 volumes along the first axis (the levels).
 
@@ -110,13 +116,7 @@ def prefix_sum(x: jax.Array) -> jax.Array:
     rows = [x[0]]
     for j in range(1, n):
         rows.append(rows[-1] + x[j])
-    return jax.lax.optimization_barrier(jnp.stack(rows))
-
-
-def materialised(x):
-    """``x`` computed once, before the level-wide updates that read it: on a batch, XLA would
-    otherwise fuse per-book bookkeeping into each level's element and recompute it there."""
-    return jax.lax.optimization_barrier(x)
+    return materialised(jnp.stack(rows))
 
 
 def _i32(x) -> jax.Array:
