@@ -12,7 +12,11 @@ shift and the observation, each jitted alone over the batch (``ns/book`` per ste
 the parts overlap with the whole step by fusion). Every row names the machine, the
 CPU model, the device and the jax version.
 
-    python benchmarks/bench_lob.py [key=value ...] [--batches 1 64 1024 8192] [--steps 200]
+``--reduce F`` makes the fixed policy send a market order for that share of its inventory
+every step (0, the default, sends none; in the batch layout a step where no book sends one
+skips the agent's walk through the book, so both cases are worth measuring).
+
+    python benchmarks/bench_lob.py [key=value ...] [--batches 1 64 1024 8192] [--steps 200] [--reduce F]
                                    [--layouts per_book batch] [--phases] [--out FILE]
 
 Config overrides (``key=value``) go first: after ``--batches`` or ``--layouts`` argparse
@@ -42,8 +46,13 @@ from jaxmm.errors import run_guarded
 ACTION = (1.0, 1.0, 1.0, 1.0, 0.0)  # bid/ask one tick from the mid, unit sizes, no market order
 
 
-def make_runner(env, params, batch: int, steps: int):
-    action = jnp.broadcast_to(jnp.asarray(ACTION, jnp.float32), (batch, len(ACTION)))
+def fixed_action(reduce: float = 0.0) -> jax.Array:
+    """The benchmark's action, sending a market order for ``reduce`` of the inventory."""
+    return jnp.asarray(ACTION, jnp.float32).at[agent.REDUCE].set(reduce)
+
+
+def make_runner(env, params, batch: int, steps: int, reduce: float = 0.0):
+    action = jnp.broadcast_to(fixed_action(reduce), (batch, len(ACTION)))
     if env.action_type == "discrete":  # a learner's grid: its first row
         action = jnp.zeros((batch,), jnp.int32)
     transition = jax.vmap(env.transition, in_axes=(0, 0, 0, None))
@@ -81,14 +90,14 @@ def machine() -> dict:
             "device": f"{device.platform}:{device.device_kind}", "jax": jax.__version__}
 
 
-def make_phase_runners(env, params, batch: int, steps: int):
+def make_phase_runners(env, params, batch: int, steps: int, reduce: float = 0.0):
     """Each phase of the step alone, vmapped over the batch through the env's layout.
     Returns {phase: (jitted run(state, key) -> (state, events), initial state)}."""
     ops = env.book_ops
     num_flow = flow_uniforms(env.limit_slots, env.cancel_slots)
     _, initial = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(jax.random.key(0), batch),
                                                             params)
-    action = jnp.asarray(ACTION, jnp.float32)
+    action = fixed_action(reduce)
 
     def flow(state, key):
         uniforms = uniforms_from_bits(env.sample_noise(key, (batch,)))[:, :num_flow]
@@ -149,16 +158,16 @@ def _best_time(run, state, repeats: int):
 
 
 def bench(config_path: str | None, batches, steps: int, repeats: int, overrides=(),
-          layouts=LAYOUTS, phases: bool = False):
+          layouts=LAYOUTS, phases: bool = False, reduce: float = 0.0):
     rows = []
     where = machine()
     for layout in layouts:
         config = load_config(config_path, [*overrides, f"env.layout={layout}"])
         env, params = make_env(config)
         for batch in batches:
-            run, state = make_runner(env, params, batch, steps)
+            run, state = make_runner(env, params, batch, steps, reduce)
             best, events = _best_time(run, state, repeats)
-            row = {"layout": layout, "phase": "whole step", "batch": batch,
+            row = {"layout": layout, "phase": "whole step", "batch": batch, "reduce": reduce,
                    "steps_per_s": batch * steps / best, "events_per_step": events / (batch * steps),
                    "levels_per_side": env.half_width,
                    "event_slots": 2 * (env.limit_slots + env.cancel_slots) + 4, **where}
@@ -166,9 +175,9 @@ def bench(config_path: str | None, batches, steps: int, repeats: int, overrides=
             rows.append(row)
             if not phases:
                 continue
-            for name, (run, state) in make_phase_runners(env, params, batch, steps).items():
+            for name, (run, state) in make_phase_runners(env, params, batch, steps, reduce).items():
                 best, events = _best_time(run, state, repeats)
-                rows.append({"layout": layout, "phase": name, "batch": batch,
+                rows.append({"layout": layout, "phase": name, "batch": batch, "reduce": reduce,
                              "steps_per_s": batch * steps / best, "ns_per_book": 1e9 * best / (batch * steps),
                              "events_per_s": events / best, **where})
     return rows
@@ -183,11 +192,17 @@ def main(argv=None):
     # An override given after --layouts is named as an invalid choice (see the docstring).
     parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS))
     parser.add_argument("--phases", action="store_true", help="also time each phase of the step alone")
+    parser.add_argument("--reduce", type=float, default=0.0,
+                        help="the fixed policy's market order, as a share of the inventory (0: none; "
+                             "the book skips the agent's walk in a step where no book sends one)")
     parser.add_argument("--out", default=None, help="append one JSON line per row")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. env.half_width=16")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.reduce <= 1.0:
+        parser.error(f"--reduce must be in [0, 1], got {args.reduce}")
+    print(f"market orders: {args.reduce:g} of the inventory per step")
     rows = bench(args.config, args.batches, args.steps, args.repeats, args.overrides, args.layouts,
-                 args.phases)
+                 args.phases, args.reduce)
     print("| layout | phase | envs | env steps/s | ns/book | book events/s | machine | CPU | device | jax |")
     print("|---|---|---:|---:|---:|---:|---|---|---|---|")
     for row in rows:

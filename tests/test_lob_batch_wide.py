@@ -28,6 +28,7 @@ LENGTH = 48
 KIND_WEIGHTS = np.full(NUM_KINDS, 1.0 / NUM_KINDS)
 BOOKS = 24  # parallel environments of the transition test
 STEPS = 2000  # four episodes of 500 steps
+ONE_VMAP_STEPS = 600
 CONFIGS = ("configs/lob.yaml", "configs/lob_informed.yaml")
 LATENCY_JITTER = ("env.latency_jitter=2",)  # on top of each config's latency of one step
 
@@ -149,6 +150,19 @@ def test_transition_batch_wide_equals_vmapped_per_book():
         assert float(jnp.sum(info["maker_volume"][member])) > 0
         assert float(jnp.sum(info["taker_volume"][member])) > 0
         assert int(jnp.sum(books.exited[member])) > 0
+
+
+def test_transition_batch_wide_equals_per_book_under_one_vmap():
+    """One book config and one ``vmap`` (no member axis): the batch-wide step decides for the
+    whole batch whether any agent market order walks the book this step (``lax.cond``), and
+    both ways give the per-book results; the random actions make steps of both kinds."""
+    per_book, batch, params = _envs(CONFIGS[0], LATENCY_JITTER)
+    key = jax.random.key(12)
+    run = jax.jit(lambda env: _rollout(env, params, key, BOOKS, ONE_VMAP_STEPS), static_argnums=0)
+    expected, got = run(per_book), run(batch)
+    _assert_trees_equal(got, expected)
+    traded = np.asarray(jnp.sum(expected[1][3]["taker_volume"], axis=1))
+    assert (traded > 0).any() and (traded == 0).any()
 
 
 def test_batch_wide_with_per_book_params():

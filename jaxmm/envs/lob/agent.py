@@ -114,14 +114,34 @@ def _quote(book: lob.Book, side: int, price: jax.Array, size: jax.Array, arrived
     return book, drop.astype(jnp.int32) + place.astype(jnp.int32)
 
 
+def _market_order(book: lob.Book, qty: jax.Array):
+    """The agent's market order of signed size ``qty`` (+ buy). Returns (book, bought, sold)."""
+    book, bought = lob.agent_take(book, lob.BID, jnp.maximum(qty, 0))
+    book, sold = lob.agent_take(book, lob.ASK, jnp.maximum(-qty, 0))
+    return book, bought, sold
+
+
+def _no_market_order(book: lob.Book, qty: jax.Array):
+    """What ``_market_order`` returns when every ``qty`` is 0: the book as it is, no trades (the
+    walks of a zero-size order take nothing and change nothing; the trades' volume and notional,
+    the only fields read, are 0)."""
+    _, bought, sold = jax.eval_shape(_market_order, book, qty)
+    return book, *(jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), t) for t in (bought, sold))
+
+
 def apply_message(book: lob.Book, message: jax.Array, arrived: jax.Array, capacity: jax.Array,
                   inventory: jax.Array, max_inventory: jax.Array) -> tuple[lob.Book, AgentOutcome]:
     """The market order first (clipped so it only reduces the inventory as it is now), then
     the quotes, sized to the inventory room left after it."""
     qty = jnp.where(arrived, message[MARKET_QTY], 0)
     qty = jnp.where(inventory > 0, jnp.clip(qty, -inventory, 0), jnp.clip(qty, 0, -inventory))
-    book, bought = lob.agent_take(book, lob.BID, jnp.maximum(qty, 0))
-    book, sold = lob.agent_take(book, lob.ASK, jnp.maximum(-qty, 0))
+    if lob.batch_shape(book):
+        # A whole batch at once (levels x batch layout): when no book has a market order this
+        # step, skip both walks through the book, which are otherwise up to half of a large
+        # batch's step (BENCHMARKS, "Book layouts"); under a further vmap this is a select.
+        book, bought, sold = jax.lax.cond(jnp.any(qty != 0), _market_order, _no_market_order, book, qty)
+    else:
+        book, bought, sold = _market_order(book, qty)
     inventory = inventory + bought.volume - sold.volume
     rooms = (max_inventory - inventory, max_inventory + inventory)
     messages = (qty != 0).astype(jnp.int32)
