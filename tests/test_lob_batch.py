@@ -108,3 +108,25 @@ def test_take_then_sweep_equals_market_order_then_ioc_order():
         np.testing.assert_array_equal(trade.agent_volume, first.agent_volume + second.agent_volume)
         np.testing.assert_array_equal(ioc_traded, second.volume > 0)
         assert int(jnp.sum(second.volume > 0)) > 0 and int(jnp.sum(trade.agent_volume)) > 0
+
+
+def test_agent_market_order_equals_a_take_per_side():
+    """The agent's signed market order in one walk against agent_take on each side in turn
+    (buys and sells, sizes beyond the book's depth, and zero)."""
+    for seed in (7, 8):
+        books, rng = random_books(seed)
+        qty = jnp.asarray(rng.integers(-2 * CAPACITY, 2 * CAPACITY + 1, size=BOOKS), jnp.int32)
+        qty = jnp.where(jnp.asarray(rng.random(BOOKS) < 0.2), 0, qty)
+
+        def sequential(book, qty):
+            book, bought = lob.agent_take(book, lob.BID, jnp.maximum(qty, 0))
+            book, sold = lob.agent_take(book, lob.ASK, jnp.maximum(-qty, 0))
+            return book, bought.volume - sold.volume, bought.notional - sold.notional
+
+        expected, signed, notional = jax.jit(jax.vmap(sequential))(books, qty)
+        got, got_signed, got_notional = jax.jit(jax.vmap(lob.agent_market_order))(books, qty)
+        assert_books_equal(got, expected)
+        np.testing.assert_array_equal(got_signed, signed)
+        np.testing.assert_array_equal(got_notional, notional)
+        assert int(jnp.sum(signed > 0)) > 0 and int(jnp.sum(signed < 0)) > 0
+        assert int(jnp.sum((np.asarray(books.agent_active).any(axis=1)) & (np.asarray(signed) != 0))) > 0

@@ -114,19 +114,17 @@ def _quote(book: lob.Book, side: int, price: jax.Array, size: jax.Array, arrived
     return book, drop.astype(jnp.int32) + place.astype(jnp.int32)
 
 
-def _market_order(book: lob.Book, qty: jax.Array):
-    """The agent's market order of signed size ``qty`` (+ buy). Returns (book, bought, sold)."""
+def _two_walks(book: lob.Book, qty: jax.Array):
+    """The agent's market order of signed size ``qty`` (+ buy) as written for one book: a walk
+    per side. Returns (book, signed units, signed notional)."""
     book, bought = lob.agent_take(book, lob.BID, jnp.maximum(qty, 0))
     book, sold = lob.agent_take(book, lob.ASK, jnp.maximum(-qty, 0))
-    return book, bought, sold
+    return book, bought.volume - sold.volume, bought.notional - sold.notional
 
 
 def _no_market_order(book: lob.Book, qty: jax.Array):
-    """What ``_market_order`` returns when every ``qty`` is 0: the book as it is, no trades (the
-    walks of a zero-size order take nothing and change nothing; the trades' volume and notional,
-    the only fields read, are 0)."""
-    _, bought, sold = jax.eval_shape(_market_order, book, qty)
-    return book, *(jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), t) for t in (bought, sold))
+    """What a market order of size 0 on every book does: nothing."""
+    return book, jnp.zeros_like(qty), jnp.zeros_like(qty)
 
 
 def apply_message(book: lob.Book, message: jax.Array, arrived: jax.Array, capacity: jax.Array,
@@ -136,20 +134,21 @@ def apply_message(book: lob.Book, message: jax.Array, arrived: jax.Array, capaci
     qty = jnp.where(arrived, message[MARKET_QTY], 0)
     qty = jnp.where(inventory > 0, jnp.clip(qty, -inventory, 0), jnp.clip(qty, 0, -inventory))
     if lob.batch_shape(book):
-        # A whole batch at once (levels x batch layout): when no book has a market order this
-        # step, skip both walks through the book, which are otherwise up to half of a large
-        # batch's step (BENCHMARKS, "Book layouts"); under a further vmap this is a select.
-        book, bought, sold = jax.lax.cond(jnp.any(qty != 0), _market_order, _no_market_order, book, qty)
+        # A whole batch at once (levels x batch layout): one walk with the side chosen per
+        # book, and none at all when no book has a market order this step (the walks are
+        # otherwise up to half of a large batch's step, BENCHMARKS "Book layouts"; under a
+        # further vmap the cond is a select).
+        book, signed, notional = jax.lax.cond(jnp.any(qty != 0), lob.agent_market_order, _no_market_order,
+                                              book, qty)
     else:
-        book, bought, sold = _market_order(book, qty)
-    inventory = inventory + bought.volume - sold.volume
+        book, signed, notional = _two_walks(book, qty)
+    inventory = inventory + signed
     rooms = (max_inventory - inventory, max_inventory + inventory)
     messages = (qty != 0).astype(jnp.int32)
     for side, price_key, size_key in ((lob.BID, BID_PRICE, M_BID_SIZE), (lob.ASK, ASK_PRICE, M_ASK_SIZE)):
         size = jnp.minimum(message[size_key], jnp.maximum(rooms[side], 0))
         book, count = _quote(book, side, message[price_key], size, arrived, capacity)
         messages = messages + count
-    outcome = AgentOutcome(messages=messages, taker_volume=bought.volume + sold.volume,
-                           taker_notional=bought.notional - sold.notional,
-                           taker_signed=bought.volume - sold.volume)
+    outcome = AgentOutcome(messages=messages, taker_volume=jnp.abs(signed), taker_notional=notional,
+                           taker_signed=signed)
     return book, outcome

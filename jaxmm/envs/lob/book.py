@@ -37,7 +37,8 @@ the levels instead of one per event: ``post_batch`` (a side's limit orders: a po
 cannot move the opposite best price, so they share one crossing check),
 ``cancel_batch`` (a side's cancellations, sequential bookkeeping on scalars) and
 ``take_then_sweep`` (a market order followed by an IOC order on the same side:
-together they take the first units of the priority order, so one walk serves both).
+together they take the first units of the priority order, so one walk serves both) and
+``agent_market_order`` (the agent's market order with its side chosen per book).
 
 Layouts: every handler takes one book, or a batch of books with the batch as the
 trailing axes ("levels x batch": ``volume`` (2, P, B), per-side fields (2, B),
@@ -385,6 +386,37 @@ def agent_cancel(book: Book, side: int) -> Book:
 def agent_take(book: Book, side: int, size: jax.Array) -> tuple[Book, Trade]:
     """The agent's market order; it never trades with its own resting order."""
     return _walk(book, side, size, window_edge(book, side), include_agent=False)
+
+
+def agent_market_order(book: Book, qty: jax.Array) -> tuple[Book, jax.Array, jax.Array]:
+    """The agent's market order of signed size ``qty`` (+ buys from the asks, - sells to the
+    bids) in one walk over the levels: exactly ``agent_take(book, BID, max(qty, 0))`` then
+    ``agent_take(book, ASK, max(-qty, 0))``, of which one is empty, but with the book's side
+    chosen per book (the batched form of the agent's market order; half the work of two
+    walks). Returns (book, signed units traded, signed notional in ticks * units)."""
+    buy = qty > 0
+    idx = levels(book)
+    prices = book.origin + idx
+    # The resting side per book: the asks for a buy (best = lowest), the bids for a sell (best
+    # = highest); its volume ahead in priority order is a prefix or a suffix sum.
+    avail = jnp.where(buy, book.volume[ASK], book.volume[BID])
+    inclusive = prefix_sum(avail)
+    before = jnp.where(buy, inclusive - avail, inclusive[-1] - inclusive)
+    take = jnp.clip(jnp.abs(qty) - before, 0, avail)
+    agent_level = jnp.where(buy, book.agent_active[ASK] & (idx == agent_index(book, ASK)),
+                            book.agent_active[BID] & (idx == agent_index(book, BID)))
+    level_take = jnp.sum(jnp.where(agent_level, take, 0), axis=0)
+    from_ahead = jnp.minimum(level_take, jnp.where(buy, book.agent_ahead[ASK], book.agent_ahead[BID]))
+    volume, notional = jnp.sum(take, axis=0), jnp.sum(take * prices, axis=0)
+    on_side = (~buy, buy)  # (bid, ask): the side a book's order takes from
+    book = book.replace(
+        volume=jnp.stack([book.volume[s] - jnp.where(on_side[s], take, 0) for s in (BID, ASK)]),
+        agent_ahead=jnp.stack([book.agent_ahead[s] - jnp.where(on_side[s], from_ahead, 0) for s in (BID, ASK)]),
+        # as each agent_take leaves its side: active only while units remain (the agent's own
+        # orders are never taken here)
+        agent_active=book.agent_active & (book.agent_size > 0),
+        traded=jnp.stack([book.traded[s] + jnp.where(on_side[s], volume, 0) for s in (BID, ASK)]))
+    return book, jnp.where(buy, volume, -volume), jnp.where(buy, notional, -notional)
 
 
 def shift_window(book: Book, new_origin: jax.Array) -> tuple[Book, jax.Array]:
