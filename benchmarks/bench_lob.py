@@ -41,7 +41,7 @@ from jaxmm.envs import make_env
 from jaxmm.envs.lob import agent
 from jaxmm.envs.lob.flow import flow_uniforms, uniforms_from_bits
 from jaxmm.envs.lob.layout import LAYOUTS
-from jaxmm.errors import run_guarded
+from jaxmm.errors import ConfigError, run_guarded
 
 ACTION = (1.0, 1.0, 1.0, 1.0, 0.0)  # bid/ask one tick from the mid, unit sizes, no market order
 
@@ -164,6 +164,9 @@ def bench(config_path: str | None, batches, steps: int, repeats: int, overrides=
     for layout in layouts:
         config = load_config(config_path, [*overrides, f"env.layout={layout}"])
         env, params = make_env(config)
+        if reduce and env.action_type == "discrete":
+            raise ConfigError(f"--reduce {reduce:g}: {config_path} has a discrete action grid, "
+                              "whose first row the benchmark steps; --reduce needs env.action_type continuous")
         for batch in batches:
             run, state = make_runner(env, params, batch, steps, reduce)
             best, events = _best_time(run, state, repeats)

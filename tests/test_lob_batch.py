@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmm.envs.lob import book as lob
+from jaxmm.envs.lob.agent import market_order_per_side
 from tests.test_lob_book import CAPACITY, LEVELS, _apply, random_streams, with_absolute_shifts
 
 BOOKS = 400
@@ -111,19 +112,14 @@ def test_take_then_sweep_equals_market_order_then_ioc_order():
 
 
 def test_agent_market_order_equals_a_take_per_side():
-    """The agent's signed market order in one walk against agent_take on each side in turn
-    (buys and sells, sizes beyond the book's depth, and zero)."""
+    """The agent's signed market order in one walk against the per-book specification, a walk
+    per side with agent_take (buys and sells, sizes beyond the book's depth, and zero)."""
     for seed in (7, 8):
         books, rng = random_books(seed)
         qty = jnp.asarray(rng.integers(-2 * CAPACITY, 2 * CAPACITY + 1, size=BOOKS), jnp.int32)
         qty = jnp.where(jnp.asarray(rng.random(BOOKS) < 0.2), 0, qty)
 
-        def sequential(book, qty):
-            book, bought = lob.agent_take(book, lob.BID, jnp.maximum(qty, 0))
-            book, sold = lob.agent_take(book, lob.ASK, jnp.maximum(-qty, 0))
-            return book, bought.volume - sold.volume, bought.notional - sold.notional
-
-        expected, signed, notional = jax.jit(jax.vmap(sequential))(books, qty)
+        expected, signed, notional = jax.jit(jax.vmap(market_order_per_side))(books, qty)
         got, got_signed, got_notional = jax.jit(jax.vmap(lob.agent_market_order))(books, qty)
         assert_books_equal(got, expected)
         np.testing.assert_array_equal(got_signed, signed)

@@ -161,7 +161,8 @@ def test_transition_batch_wide_equals_per_book_under_one_vmap():
     run = jax.jit(lambda env: _rollout(env, params, key, BOOKS, ONE_VMAP_STEPS), static_argnums=0)
     expected, got = run(per_book), run(batch)
     _assert_trees_equal(got, expected)
-    traded = np.asarray(jnp.sum(expected[1][3]["taker_volume"], axis=1))
+    _, (_, _, _, info) = expected
+    traded = np.asarray(jnp.sum(info["taker_volume"], axis=1))
     assert (traded > 0).any() and (traded == 0).any()
 
 

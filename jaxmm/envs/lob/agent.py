@@ -114,7 +114,7 @@ def _quote(book: lob.Book, side: int, price: jax.Array, size: jax.Array, arrived
     return book, drop.astype(jnp.int32) + place.astype(jnp.int32)
 
 
-def _two_walks(book: lob.Book, qty: jax.Array):
+def market_order_per_side(book: lob.Book, qty: jax.Array):
     """The agent's market order of signed size ``qty`` (+ buy) as written for one book: a walk
     per side. Returns (book, signed units, signed notional)."""
     book, bought = lob.agent_take(book, lob.BID, jnp.maximum(qty, 0))
@@ -141,7 +141,7 @@ def apply_message(book: lob.Book, message: jax.Array, arrived: jax.Array, capaci
         book, signed, notional = jax.lax.cond(jnp.any(qty != 0), lob.agent_market_order, _no_market_order,
                                               book, qty)
     else:
-        book, signed, notional = _two_walks(book, qty)
+        book, signed, notional = market_order_per_side(book, qty)
     inventory = inventory + signed
     rooms = (max_inventory - inventory, max_inventory + inventory)
     messages = (qty != 0).astype(jnp.int32)
