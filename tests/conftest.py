@@ -6,7 +6,7 @@ compilation cache in a temporary directory, set before anything compiles, turns
 those repeats into cache hits. It changes no numerics: a cache hit loads the
 same compiled program.
 
-The default run (``-m 'not slow and not acceptance'``, as ``pyproject.toml`` sets it) also
+The default run (the marker expression ``pyproject.toml``'s addopts set) also
 compiles with XLA's backend optimisation level 0. Its tests are short programs whose time is
 mostly compiling, and level 0 halves the compile of an order-book step (BENCHMARKS, Test
 suite). The acceptance and slow runs, the benchmarks and every command keep XLA's defaults.
@@ -21,13 +21,18 @@ import tempfile
 import jax
 
 _CACHE_DIR = tempfile.mkdtemp(prefix="jaxmm-xla-cache-")
-DEFAULT_RUN = "not slow and not acceptance"  # the marker expression of pyproject.toml's addopts
 FAST_COMPILE = "--xla_backend_optimization_level=0"
+
+
+def _default_markexpr(config) -> str:
+    """The marker expression that ``pyproject.toml``'s addopts give the default run."""
+    args = config.getini("addopts")
+    return args[args.index("-m") + 1] if "-m" in args[:-1] else ""
 
 
 def pytest_configure(config):
     flags = os.environ.get("XLA_FLAGS", "")
-    if config.option.markexpr == DEFAULT_RUN and FAST_COMPILE not in flags.split():
+    if config.option.markexpr == _default_markexpr(config) and FAST_COMPILE not in flags.split():
         os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE}".strip()  # xdist workers inherit it
     jax.config.update("jax_compilation_cache_dir", _CACHE_DIR)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
