@@ -22,14 +22,13 @@ whole step is a separate measurement (``bench_lob.py`` with the form swapped).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
 import jax
 import jax.numpy as jnp
 
-import host
+from bench_lob import machine
 from jaxmm.config import load_config
 from jaxmm.envs import make_env
 from jaxmm.envs.lob import book as lob
@@ -98,9 +97,9 @@ def main(argv=None):
         parser.error("--steps and --repeats must be positive")
     _, params = make_env(load_config(args.config, ["env.calibrate_quote_model=false"]))
     levels = int(params.initial_book.volume.shape[-1])
-    machine = f"{host.cpu_model() or 'unknown CPU'}, {os.cpu_count()} cores; jax {jax.__version__} " \
-              f"on {jax.default_backend()}"
-    print(f"{args.config}: a window of {levels} price levels (each side's volume spans it); {machine}")
+    where = machine()  # what bench_lob.py records with every row
+    print(f"{args.config}: a window of {levels} price levels (each side's volume spans it); "
+          f"{where['machine']}, {where['cpu']}, {where['device']}, jax {where['jax']}")
     print("| prefix sum | envs | " + " | ".join(f"{p} phases (env steps/s)" for p in args.phases) + " |")
     print("|---|---:|" + "---:|" * len(args.phases))
     for prefix in args.prefix:
