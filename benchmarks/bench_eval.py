@@ -13,12 +13,15 @@ first; each of ``--repeats`` rounds times every case once (order rotated by roun
 overhead is the median over rounds of full / basic within a round, the times the best ones.
 
 ``--rollout-only`` times the compiled rollout alone (results fetched to the host, no summary
-and no bootstrap). ``--drop``, ``--no-histograms`` and ``--no-update`` switch parts of the
+and no bootstrap). ``--fused-step`` calls the environment step directly instead of through
+``jaxmm.materialize.call``, so XLA fuses its outputs into the kernels that read them (the
+rollout as it was before that change), in every case. ``--drop``, ``--no-histograms`` and ``--no-update`` switch parts of the
 accumulators off in the "full" and "every step" cases (``bench_metrics.ablate``), to split the
 cost; trailing ``key=value`` overrides apply to every case's config.
 
     python benchmarks/bench_eval.py [--cases model lob] [--repeats 5] [--episodes-scale K] [--out FILE]
-        [--rollout-only] [--drop markouts fill_rate] [--no-histograms] [--no-update] [key=value ...]
+        [--rollout-only] [--fused-step] [--drop markouts fill_rate] [--no-histograms] [--no-update]
+        [key=value ...]
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmm import evaluate
+from jaxmm import evaluate, materialize
 from jaxmm.baselines import make_baseline
 from jaxmm.config import load_config
 from jaxmm.envs import make_env
@@ -130,6 +133,8 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="append one JSON line per case")
     parser.add_argument("--rollout-only", action="store_true",
                         help="time the compiled rollout alone (no host summary, no bootstrap)")
+    parser.add_argument("--fused-step", action="store_true",
+                        help="the environment step called directly, not through jaxmm.materialize.call")
     parser.add_argument("--drop", nargs="*", default=[], choices=sorted(accumulate.FAMILIES),
                         help="leave these metric families out")
     parser.add_argument("--no-histograms", action="store_true", help="histogram scatters as a no-op")
@@ -137,9 +142,12 @@ def main(argv=None):
     parser.add_argument("overrides", nargs="*", help="key=value config overrides for every case")
     args = parser.parse_args(argv)
     ablate(frozenset(args.drop), args.no_histograms, args.no_update)
+    if args.fused_step:
+        materialize.call = lambda fn, step, *operands: fn(*operands)
     device = f"{jax.devices()[0].device_kind} ({platform.machine()}, {os.cpu_count()} cores)"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    ablations = {"dropped": sorted(args.drop), "no_histograms": args.no_histograms, "no_update": args.no_update}
+    ablations = {"dropped": sorted(args.drop), "no_histograms": args.no_histograms, "no_update": args.no_update,
+                 "fused_step": args.fused_step}
     print(f"device: {device}; jax {jax.__version__}; {datetime.date.today()}; load average {load:.1f}; "
           f"{'rollout only' if args.rollout_only else 'whole evaluation'}; ablations {ablations}; "
           f"overrides {args.overrides}")
