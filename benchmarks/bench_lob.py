@@ -68,7 +68,7 @@ def make_runner(env, params, batch: int, steps: int, reduce: float = 0.0):
                              initial, state)
         # Observation and reward are consumed, as a learner would: otherwise XLA drops their computation.
         checksum = checksum + jnp.sum(obs) + jnp.sum(reward)
-        return (state, events + jnp.sum(info["book_events"]), checksum), None
+        return (state, events + jnp.sum(info.get("book_events", 0.0)), checksum), None  # 0: no book
 
     @jax.jit
     def run(state, key):
