@@ -21,10 +21,12 @@ import jax.numpy as jnp
 def call(fn: Callable[..., Any], step: jax.Array, *args: Any) -> Any:
     """``fn(*args)``, its results written to memory once; ``step`` is any traced value >= 0 (a
     step index), which XLA cannot prove to be, so it keeps the conditional. The other branch,
-    never taken, returns zeros of the same shapes."""
+    never taken, returns zeros of the same shapes. ``fn`` is traced once: the branch and the
+    shapes of the zeros share ``jax.jit``'s trace of it."""
+    traced = jax.jit(fn)
 
     def zeros(*operands):
-        shapes = jax.eval_shape(fn, *operands)
+        shapes = jax.eval_shape(traced, *operands)
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    return jax.lax.cond(step >= 0, fn, zeros, *args)
+    return jax.lax.cond(step >= 0, traced, zeros, *args)
