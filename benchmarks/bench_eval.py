@@ -15,9 +15,10 @@ overhead is the median over rounds of full / basic within a round, the times the
 ``--rollout-only`` times the compiled rollout alone (results fetched to the host, no summary
 and no bootstrap). ``--fused-step`` calls the environment step directly instead of through
 ``jaxmm.materialize.call``, so XLA fuses its outputs into the kernels that read them (the
-rollout as it was before that change), in every case. ``--drop``, ``--no-histograms`` and ``--no-update`` switch parts of the
-accumulators off in the "full" and "every step" cases (``bench_metrics.ablate``), to split the
-cost; trailing ``key=value`` overrides apply to every case's config.
+rollout as it was before that change), in every case. ``--drop``, ``--no-histograms`` and
+``--no-update`` switch parts of the accumulators off in the "full" and "every step" cases
+(``bench_metrics.ablate``), to split the cost; trailing ``key=value`` overrides apply to every
+case's config.
 
     python benchmarks/bench_eval.py [--cases model lob] [--repeats 5] [--episodes-scale K] [--out FILE]
         [--rollout-only] [--fused-step] [--drop markouts fill_rate] [--no-histograms] [--no-update]
