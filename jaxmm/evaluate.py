@@ -94,7 +94,7 @@ def _run_batch(key, policy_params, scenario, weight, *, env: MarketEnv, act, sto
     metrics = accumulate.init_carry(spec, batch, info_shapes)
     steps = (jnp.arange(num_steps, dtype=jnp.int32), jax.random.split(run_key, num_steps))
     (_, state, sums, metrics), paths = jax.lax.scan(step, (obs, state, zeros, metrics), steps)
-    episode, pooled = accumulate.split(metrics, spec)
+    episode, pooled = accumulate.split(metrics, spec, weight)
     final = {"pnl": state.pnl, "final_inventory": state.inventory.astype(jnp.float32)}
     return {**sums, **final, **episode}, pooled, paths
 

@@ -130,8 +130,8 @@ def init_carry(spec: MetricSpec, batch: int, info: dict) -> dict:
     """Running values at reset for ``batch`` environments (``info``: one step's entries or shapes).
 
     Per-environment values have shape (batch,) (ring buffers (slots, batch)), and so have the
-    running sums of the pooled terms, one array each (summed over the batch by ``split``);
-    the histograms have no batch axis."""
+    running sums of the pooled terms, one array each, and the markout moves, one row per
+    horizon (summed over the batch by ``split``); the histograms have no batch axis."""
     if not spec.extended:
         return {}
     have = families(info)
@@ -141,7 +141,7 @@ def init_carry(spec: MetricSpec, batch: int, info: dict) -> dict:
     }
     if "markouts" in have:
         carry.update(position=_zeros(batch), position_ring=jnp.zeros((spec.ring_length, batch), RING_DTYPE),
-                     adverse=_zeros(batch))
+                     markout_moves=_zeros(len(spec.horizons), batch))
     else:
         carry["last_pnl"] = _zeros(batch)
     carry["pooled"] = [_zeros(batch) for _ in pooled_names(spec, "markouts" in have)]
@@ -183,16 +183,15 @@ def histogram_sample(spec: MetricSpec, t: jax.Array, batch: int) -> tuple[Callab
 
 def pooled_names(spec: MetricSpec, markouts: bool) -> list[str]:
     """The sums over the batch kept in ``carry["pooled"]``, in order (taker volume is 0 for an
-    environment without market orders)."""
-    names = ["pnl_step_sq", "fill_events", "taker_volume"]
-    if markouts:
-        names += ["maker_volume"] + [f"markout_move_{h}" for h in spec.horizons]
-    return names
+    environment without market orders; the markout moves have their own array)."""
+    return ["pnl_step_sq", "fill_events", "taker_volume"] + (["maker_volume"] if markouts else [])
 
 
 def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.Array,
            distance_unit: jax.Array) -> dict:
-    """Add step ``t`` of every environment (``info`` entries of shape (batch,))."""
+    """Add step ``t`` of every environment (``info`` entries of shape (batch,)); ``weight``
+    (1 or 0, the padding of a last, partial batch) applies to the histograms here and to the
+    pooled sums in ``split``."""
     if not spec.extended:
         return carry
     out = dict(carry)
@@ -208,8 +207,8 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
     # Per-environment terms whose sums over the batch are all that is kept (in the order of
     # ``pooled_names``). Each is added to a running sum per environment, one (batch,) array per
     # term, and reduced over the batch once, in ``split``: on a CPU that costs less than a dot
-    # product over the batch each step, and far less than one stacked (terms, batch) array
-    # (benchmarks/bench_eval.py, BENCHMARKS.md).
+    # product over the batch each step, and less than one (terms, batch) array built from them
+    # (BENCHMARKS.md, "Evaluation: what the full metric set costs").
     fills = (info["bid_fill"] > 0).astype(jnp.float32) + (info["ask_fill"] > 0).astype(jnp.float32)
     taker = jnp.abs(info["taker_qty"]) if "taker_qty" in info else jnp.zeros_like(fills)
     terms = [step_pnl * step_pnl, fills, taker]
@@ -228,18 +227,15 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
         length = spec.ring_length
         wrapped = position.astype(jnp.int32).astype(RING_DTYPE)
         ring = jax.lax.dynamic_update_index_in_dim(carry["position_ring"], wrapped, t % length, 0)
-        move = info["mid_change"]
-        weighted_move = weight * move
-        # One row per horizon (a dynamic slice each, cheaper than one gather of all the rows).
-        windows = [(wrapped - jax.lax.dynamic_index_in_dim(ring, (t - h) % length, 0, keepdims=False))
-                   .astype(jnp.float32) for h in spec.horizons]
+        # Every horizon's row in one gather and one (horizons, batch) update: on two cores half
+        # the time of a dynamic slice and an update per horizon, which XLA runs as that many
+        # kernels, each reading the step's values again.
+        rows = ring.at[(t - jnp.asarray(spec.horizons, jnp.int32)) % length].get(mode="promise_in_bounds")
+        windows = (wrapped[None] - rows).astype(jnp.float32)
         out["position"], out["position_ring"] = position, ring
+        out["markout_moves"] = carry["markout_moves"] + windows * info["mid_change"][None]
         terms.append(info["maker_bought"] + info["maker_sold"])
-        moved = [window * weighted_move for window in windows]
-        out["adverse"] = carry["adverse"] + windows[spec.adverse_index] * move
-    else:
-        moved = []
-    out["pooled"] = [acc + x for acc, x in zip(carry["pooled"], [term * weight for term in terms] + moved)]
+    out["pooled"] = [acc + x for acc, x in zip(carry["pooled"], terms)]
 
     if "quote_hist" in carry:
         hist = carry["quote_hist"]
@@ -265,20 +261,23 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
     return out
 
 
-def split(carry: dict, spec: MetricSpec) -> tuple[dict, dict]:
-    """(per-episode values, pooled values) at the end of the episodes."""
+def split(carry: dict, spec: MetricSpec, weight: jax.Array) -> tuple[dict, dict]:
+    """(per-episode values, pooled values) at the end of the episodes; the pooled sums count
+    the environments with ``weight`` 1."""
     if not spec.extended:
         return {}, {}
     episode = {"max_drawdown": carry["max_drawdown"]}
     names = pooled_names(spec, "position_ring" in carry)
-    pooled: dict[str, Any] = {f"pooled_{n}": carry["pooled"][i].sum() for i, n in enumerate(names)}
+    pooled: dict[str, Any] = {f"pooled_{n}": (weight * carry["pooled"][i]).sum() for i, n in enumerate(names)}
     if "position_ring" in carry:
-        pooled["pooled_markout_move"] = jnp.stack([pooled.pop(f"pooled_markout_move_{h}") for h in spec.horizons])
+        moves = carry["markout_moves"]
+        pooled["pooled_markout_move"] = jnp.stack([(weight * moves[i]).sum() for i in range(len(spec.horizons))])
+        # The markout at the adverse-selection horizon, per episode: the revaluation of
+        # positions younger than that horizon.
+        episode["adverse_selection_part"] = moves[spec.adverse_index]
     pooled["inventory_hist"] = carry["inventory_hist"].sum(axis=1)
     if "quote_hist" in carry:
         pooled["quote_hist"] = carry["quote_hist"].sum(axis=1).reshape(NUM_SIDES, spec.distance_bins, 2)
-    if "adverse" in carry:
-        episode["adverse_selection_part"] = carry["adverse"]
     if "slippage_decision" in carry:
         episode["slippage_decision"] = carry["slippage_decision"]
     return episode, pooled
