@@ -2,13 +2,13 @@
 
 ``init_carry(spec, batch, info)`` builds the running values of ``batch`` environments,
 ``update(carry, spec, info, t, weight)`` adds step ``t`` (0-based) of all of them, and
-``split(carry)`` returns the per-episode values and the pooled histograms. Every environment
-of a batch is at the same step (fixed-length episodes started together), so ring buffers are
-indexed by the scalar ``t``. Pooled histograms count only environments with ``weight`` 1
-(the padding of a last, partial batch has weight 0), and only the systematic sample of
-``histogram_sample``: environment e at step t when (e - t) % ``MetricSpec.histogram_stride``
-is 0 (every environment at every step when the stride is 1). Everything else is summed over
-every step.
+``split(carry, spec, weight)`` returns the per-episode values and the pooled ones (sums and
+histograms). Every environment of a batch is at the same step (fixed-length episodes started
+together), so ring buffers are indexed by the scalar ``t``. Pooled values count only
+environments with ``weight`` 1 (the padding of a last, partial batch has weight 0); the
+histograms count only the systematic sample of ``histogram_sample``: environment e at step t
+when (e - t) % ``MetricSpec.histogram_stride`` is 0 (every environment at every step when
+the stride is 1). Everything else is summed over every step.
 
 Definitions, in price units. ``m_k`` is the mid after step k (``m_0`` at reset); a passive
 fill of step k has signed size ``s_k`` (+ bought) and price ``p_k``; ``q_k`` is the inventory
@@ -227,9 +227,10 @@ def update(carry: dict, spec: MetricSpec, info: dict, t: jax.Array, weight: jax.
         length = spec.ring_length
         wrapped = position.astype(jnp.int32).astype(RING_DTYPE)
         ring = jax.lax.dynamic_update_index_in_dim(carry["position_ring"], wrapped, t % length, 0)
-        # Every horizon's row in one gather and one (horizons, batch) update: on two cores half
-        # the time of a dynamic slice and an update per horizon, which XLA runs as that many
-        # kernels, each reading the step's values again.
+        # Every horizon's row in one gather and one (horizons, batch) update. A dynamic slice
+        # and a running sum per horizon are as many kernels, each reading the step's values
+        # again: the metrics cost +15% of the rollout that way on two cores, +6% this way
+        # (BENCHMARKS.md, "Evaluation: what the full metric set costs").
         rows = ring.at[(t - jnp.asarray(spec.horizons, jnp.int32)) % length].get(mode="promise_in_bounds")
         windows = (wrapped[None] - rows).astype(jnp.float32)
         out["position"], out["position_ring"] = position, ring
